@@ -1,0 +1,187 @@
+"""The Store port: what the core needs from persistence, and nothing about how.
+
+Every use case runs inside one transaction::
+
+    async with store.transaction() as tx:
+        await tx.set_card(ref, card)
+        await tx.enqueue(message)
+
+so a state change and the messages it causes are written together or not at all.
+Implementations live in ``bot.storage`` (SQLite today, PostgreSQL later) and are checked by one
+contract test suite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from typing import Any, Protocol
+
+from bot.core.models import (
+    Card,
+    Community,
+    Encounter,
+    Group,
+    Meetup,
+    Member,
+    MemberRef,
+    NewOutboxMessage,
+    Note,
+    OutboxMessage,
+    PastEncounter,
+    Round,
+    RoundState,
+)
+
+
+class StoreError(Exception):
+    """A storage problem the user or operator must act on; the message says what to do."""
+
+
+class StoreTx(Protocol):
+    """One transaction. Member arguments are ``MemberRef``; results use member keys."""
+
+    # --- communities and members -------------------------------------------------------
+    async def ensure_community(self, community_id: str, language: str) -> Community:
+        """Create the community if new (with ``language``); return it as stored."""
+
+    async def get_community(self, community_id: str) -> Community | None: ...
+
+    async def set_community_language(self, community_id: str, language: str) -> None: ...
+
+    async def upsert_member(self, ref: MemberRef, display_name: str) -> Member:
+        """Create or update the member's display name; keeps their language."""
+
+    async def get_member(self, ref: MemberRef) -> Member | None: ...
+
+    async def get_members(self, keys: Iterable[str]) -> dict[str, Member]:
+        """Members by key; unknown keys are simply absent."""
+
+    async def find_members(self, platform: str, name: str) -> list[Member]:
+        """Members on ``platform`` whose display name equals ``name`` (case-insensitive)."""
+
+    async def set_member_language(self, ref: MemberRef, language: str | None) -> None: ...
+
+    # --- curiosity cards -----------------------------------------------------------------
+    async def get_card(self, ref: MemberRef) -> Card:
+        """The member's card; an empty ``Card()`` when they have none."""
+
+    async def get_cards(self, keys: Iterable[str]) -> dict[str, Card]:
+        """Cards by member key (members without a card get ``Card()``)."""
+
+    async def set_card(self, ref: MemberRef, card: Card) -> None: ...
+
+    # --- meetups and attendance ----------------------------------------------------------
+    async def ensure_meetup(self, community_id: str, room: str, name: str) -> Meetup:
+        """The meetup held in ``room`` of the community, created on first use."""
+
+    async def get_meetup(self, meetup_id: int) -> Meetup | None: ...
+
+    async def find_meetup(self, community_id: str, room: str) -> Meetup | None: ...
+
+    async def join(self, meetup_id: int, ref: MemberRef) -> bool:
+        """Record consent to be paired in this meetup. False if already joined."""
+
+    async def leave(self, meetup_id: int, ref: MemberRef) -> bool:
+        """False if the member was not attending."""
+
+    async def attendees(self, meetup_id: int) -> list[str]:
+        """Member keys attending, in join order."""
+
+    async def meetups_of(self, ref: MemberRef) -> list[Meetup]:
+        """Meetups the member currently attends."""
+
+    # --- rounds and encounters -----------------------------------------------------------
+    async def create_round(
+        self, meetup_id: int, seed: int, groups: Sequence[Group], state: RoundState
+    ) -> Round:
+        """A new round numbered after the meetup's last one, with its groups."""
+
+    async def replace_round_groups(self, round_id: int, seed: int, groups: Sequence[Group]) -> Round:
+        """Replace a PREVIEW round's groups (a fresh preview)."""
+
+    async def get_round(self, round_id: int) -> Round | None: ...
+
+    async def latest_round(self, meetup_id: int) -> Round | None:
+        """The meetup's highest-numbered round, whatever its state."""
+
+    async def set_round_state(self, round_id: int, state: RoundState) -> None: ...
+
+    async def record_encounters(self, round_id: int, at: datetime) -> None:
+        """Write every pair within every group of the round as an encounter at ``at``."""
+
+    async def past_encounters(self, keys: Iterable[str]) -> list[PastEncounter]:
+        """Encounters where both members are among ``keys`` (what repeat-avoidance reads)."""
+
+    async def encounters_of(self, ref: MemberRef) -> list[Encounter]:
+        """The member's encounters, newest first, with meetup name, other's name, topics."""
+
+    async def have_met(self, a: MemberRef, b: MemberRef) -> bool: ...
+
+    async def current_group(self, ref: MemberRef) -> tuple[Round, Group] | None:
+        """The member's group in the latest RUNNING round of any meetup they attend."""
+
+    async def set_group_icebreaker(self, round_id: int, group_key: str, prompt_id: str) -> None:
+        """Remember the prompt now shown to the group (and count it as used by them)."""
+
+    async def used_icebreakers(self, group_key: str) -> set[str]:
+        """Prompt ids this exact set of people has already been given, in any round."""
+
+    # --- blocks --------------------------------------------------------------------------
+    async def add_block(self, who: MemberRef, whom: MemberRef) -> bool:
+        """False if it already existed."""
+
+    async def remove_block(self, who: MemberRef, whom: MemberRef) -> bool:
+        """False if there was none."""
+
+    async def blocks_among(self, keys: Iterable[str]) -> set[frozenset[str]]:
+        """Pairs (either direction) among ``keys`` where one blocked the other."""
+
+    async def blocked_by(self, ref: MemberRef) -> list[str]:
+        """Member keys this member blocked."""
+
+    # --- notes ---------------------------------------------------------------------------
+    async def add_note(self, author: MemberRef, about: MemberRef, text: str, again: bool) -> Note:
+        """Store a note. A later note by the same author about the same person is kept too;
+        ``again`` is the latest wish."""
+
+    async def notes_by(self, author: MemberRef) -> list[Note]:
+        """The author's notes, newest first. Nobody else's notes are ever returned."""
+
+    async def wants_again(self, author: MemberRef, about: MemberRef) -> bool:
+        """Whether ``author``'s latest note about ``about`` says "I'd like to talk again"."""
+
+    async def mark_again_revealed(self, a: MemberRef, b: MemberRef) -> bool:
+        """Remember that a mutual wish was revealed; False if it had been already."""
+
+    # --- privacy -------------------------------------------------------------------------
+    async def export_member(self, ref: MemberRef) -> dict[str, Any]:
+        """Everything stored about the member that is theirs to see, JSON-serialisable:
+        profile, card, attendance, blocks they made, notes they wrote, encounters.
+        Notes others wrote about them are not included (private to their authors)."""
+
+    async def forget_member(self, ref: MemberRef) -> None:
+        """Delete card, attendance, blocks by and of them, notes by and about them; anonymise
+        their encounters (the other side keeps "met someone"); drop their profile."""
+
+    async def purge_older_than(self, cutoff: datetime) -> int:
+        """Retention: delete notes, encounters and sent outbox rows older than ``cutoff``.
+        Returns the number of rows removed."""
+
+    # --- outbox --------------------------------------------------------------------------
+    async def enqueue(self, message: NewOutboxMessage) -> int: ...
+
+    async def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
+        """Unsent messages, oldest first."""
+
+    async def mark_sent(self, message_id: int, at: datetime) -> None: ...
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Connect and migrate; raise ``StoreError`` with a clear message on failure."""
+
+    async def close(self) -> None: ...
+
+    def transaction(self) -> AbstractAsyncContextManager[StoreTx]: ...
