@@ -22,6 +22,9 @@ from bot.core.models import LANGUAGES
 
 DEFAULT_LANGUAGE = "en"
 _locale: ContextVar[str] = ContextVar("funkel_locale", default=DEFAULT_LANGUAGE)
+# How users type commands on the current platform ("" in the console, "!funkel " on Matrix);
+# every template may use {prefix} so copy shows the exact thing to type.
+_prefix: ContextVar[str] = ContextVar("funkel_command_prefix", default="")
 
 # Files in a language folder that are not message catalogs.
 _NOT_CATALOGS = frozenset({"icebreakers"})
@@ -81,6 +84,16 @@ def use_language(language: str | None) -> Iterator[None]:
         _locale.reset(token)
 
 
+@contextmanager
+def use_prefix(prefix: str) -> Iterator[None]:
+    """Show commands in copy with the platform's prefix (set by the adapter's entry point)."""
+    token = _prefix.set(prefix)
+    try:
+        yield
+    finally:
+        _prefix.reset(token)
+
+
 def t(key: str, /, **params: object) -> str:
     """The message ``key`` in the current language, with placeholders filled.
 
@@ -92,7 +105,9 @@ def t(key: str, /, **params: object) -> str:
         template = catalog(DEFAULT_LANGUAGE).get(key)
     if template is None:
         raise MissingCopy(key)
-    return template.format_map(_Params(params))
+    values = _Params(params)
+    values.setdefault("prefix", _prefix.get())
+    return template.format_map(values)
 
 
 def t_in(language: str | None, key: str, /, **params: object) -> str:

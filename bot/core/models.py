@@ -41,8 +41,13 @@ class MemberRef:
 class Member:
     ref: MemberRef
     display_name: str
-    # Preferred language for messages and pairing (None: the community's language).
+    # Languages the member speaks, comma-separated, the first one preferred for messages
+    # ("de,en"); None: follow the community's language.
     language: str | None = None
+
+    @property
+    def languages(self) -> tuple[str, ...]:
+        return tuple(code for code in (self.language or "").split(",") if code)
 
 
 @dataclass(frozen=True)

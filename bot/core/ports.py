@@ -40,7 +40,13 @@ class StoreError(Exception):
 
 
 class StoreTx(Protocol):
-    """One transaction. Member arguments are ``MemberRef``; results use member keys."""
+    """One transaction. Member arguments are ``MemberRef``; results use member keys.
+
+    Datetimes go in timezone-aware (a naive one raises ``ValueError``) and come out in UTC.
+    Changing something by an id or key the store does not know raises ``LookupError``; a
+    request that breaks a rule below raises ``ValueError``. Both are caller bugs, not
+    ``StoreError``.
+    """
 
     # --- communities and members -------------------------------------------------------
     async def ensure_community(self, community_id: str, language: str) -> Community:
@@ -48,7 +54,8 @@ class StoreTx(Protocol):
 
     async def get_community(self, community_id: str) -> Community | None: ...
 
-    async def set_community_language(self, community_id: str, language: str) -> None: ...
+    async def set_community_language(self, community_id: str, language: str) -> None:
+        """``LookupError`` for an unknown community."""
 
     async def upsert_member(self, ref: MemberRef, display_name: str) -> Member:
         """Create or update the member's display name; keeps their language."""
@@ -61,7 +68,8 @@ class StoreTx(Protocol):
     async def find_members(self, platform: str, name: str) -> list[Member]:
         """Members on ``platform`` whose display name equals ``name`` (case-insensitive)."""
 
-    async def set_member_language(self, ref: MemberRef, language: str | None) -> None: ...
+    async def set_member_language(self, ref: MemberRef, language: str | None) -> None:
+        """``LookupError`` for a member without a profile (``upsert_member`` first)."""
 
     # --- curiosity cards -----------------------------------------------------------------
     async def get_card(self, ref: MemberRef) -> Card:
@@ -74,14 +82,16 @@ class StoreTx(Protocol):
 
     # --- meetups and attendance ----------------------------------------------------------
     async def ensure_meetup(self, community_id: str, room: str, name: str) -> Meetup:
-        """The meetup held in ``room`` of the community, created on first use."""
+        """The meetup held in ``room`` of the community, created on first use (it keeps its
+        first name). The community must exist (``ensure_community`` first)."""
 
     async def get_meetup(self, meetup_id: int) -> Meetup | None: ...
 
     async def find_meetup(self, community_id: str, room: str) -> Meetup | None: ...
 
     async def join(self, meetup_id: int, ref: MemberRef) -> bool:
-        """Record consent to be paired in this meetup. False if already joined."""
+        """Record consent to be paired in this meetup. False if already joined (their place
+        in the join order stays)."""
 
     async def leave(self, meetup_id: int, ref: MemberRef) -> bool:
         """False if the member was not attending."""
@@ -96,26 +106,39 @@ class StoreTx(Protocol):
     async def create_round(
         self, meetup_id: int, seed: int, groups: Sequence[Group], state: RoundState
     ) -> Round:
-        """A new round numbered after the meetup's last one, with its groups."""
+        """A new round numbered after the meetup's last one, with its groups.
 
-    async def replace_round_groups(self, round_id: int, seed: int, groups: Sequence[Group]) -> Round:
-        """Replace a PREVIEW round's groups (a fresh preview)."""
+        ``seed`` must fit a signed 64-bit integer and a member may be in one group only
+        (``ValueError``). Created RUNNING or DONE, its groups' ``icebreaker_id`` count as used.
+        """
+
+    async def replace_round_groups(
+        self, round_id: int, seed: int, groups: Sequence[Group]
+    ) -> Round:
+        """Replace a PREVIEW round's groups and seed (a fresh preview); ``ValueError`` for a
+        round that is no longer a preview."""
 
     async def get_round(self, round_id: int) -> Round | None: ...
 
     async def latest_round(self, meetup_id: int) -> Round | None:
         """The meetup's highest-numbered round, whatever its state."""
 
-    async def set_round_state(self, round_id: int, state: RoundState) -> None: ...
+    async def set_round_state(self, round_id: int, state: RoundState) -> None:
+        """Moving to RUNNING or DONE counts the groups' ``icebreaker_id`` as used."""
 
     async def record_encounters(self, round_id: int, at: datetime) -> None:
-        """Write every pair within every group of the round as an encounter at ``at``."""
+        """Write every pair within every group of the round as an encounter at ``at``, with
+        the members' display names now and the group's reason topics. Repeating it for the
+        same round adds nothing."""
 
     async def past_encounters(self, keys: Iterable[str]) -> list[PastEncounter]:
-        """Encounters where both members are among ``keys`` (what repeat-avoidance reads)."""
+        """Encounters where both members are among ``keys`` (what repeat-avoidance reads),
+        oldest first; one per pair and round."""
 
     async def encounters_of(self, ref: MemberRef) -> list[Encounter]:
-        """The member's encounters, newest first, with meetup name, other's name, topics."""
+        """The member's encounters, newest first, with meetup name, other's name, topics.
+        When the other person used "forget me", ``other`` is None (``other_name`` "someone";
+        render it from ``other is None`` in the reader's language)."""
 
     async def have_met(self, a: MemberRef, b: MemberRef) -> bool: ...
 
@@ -123,14 +146,15 @@ class StoreTx(Protocol):
         """The member's group in the latest RUNNING round of any meetup they attend."""
 
     async def set_group_icebreaker(self, round_id: int, group_key: str, prompt_id: str) -> None:
-        """Remember the prompt now shown to the group (and count it as used by them)."""
+        """Remember the prompt now shown to the group (and count it as used by them).
+        ``LookupError`` if the round has no group with that key."""
 
     async def used_icebreakers(self, group_key: str) -> set[str]:
         """Prompt ids this exact set of people has already been given, in any round."""
 
     # --- blocks --------------------------------------------------------------------------
     async def add_block(self, who: MemberRef, whom: MemberRef) -> bool:
-        """False if it already existed."""
+        """False if it already existed. ``ValueError`` if ``who`` is ``whom``."""
 
     async def remove_block(self, who: MemberRef, whom: MemberRef) -> bool:
         """False if there was none."""
@@ -163,19 +187,27 @@ class StoreTx(Protocol):
 
     async def forget_member(self, ref: MemberRef) -> None:
         """Delete card, attendance, blocks by and of them, notes by and about them; anonymise
-        their encounters (the other side keeps "met someone"); drop their profile."""
+        their encounters (the other side keeps "met someone"); drop their profile.
+
+        Also: "again" reveals with them, private outbox messages to them (sent or not), their
+        place in past rounds' groups (the others keep the group, minus reasons naming them) and
+        the prompt history of every group they were in."""
 
     async def purge_older_than(self, cutoff: datetime) -> int:
-        """Retention: delete notes, encounters and sent outbox rows older than ``cutoff``.
+        """Retention: delete notes (by ``created_at``), encounters (by ``at``) and sent outbox
+        rows (by ``sent_at``) older than ``cutoff``; unsent messages are kept.
         Returns the number of rows removed."""
 
     # --- outbox --------------------------------------------------------------------------
-    async def enqueue(self, message: NewOutboxMessage) -> int: ...
+    async def enqueue(self, message: NewOutboxMessage) -> int:
+        """Store the message (``payload`` must be JSON-serialisable); return its id."""
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
         """Unsent messages, oldest first."""
 
-    async def mark_sent(self, message_id: int, at: datetime) -> None: ...
+    async def mark_sent(self, message_id: int, at: datetime) -> None:
+        """Idempotent: a second call keeps the first ``sent_at``; an id that is gone (purged,
+        forgotten) is ignored."""
 
 
 class Store(Protocol):
@@ -184,4 +216,7 @@ class Store(Protocol):
 
     async def close(self) -> None: ...
 
-    def transaction(self) -> AbstractAsyncContextManager[StoreTx]: ...
+    def transaction(self) -> AbstractAsyncContextManager[StoreTx]:
+        """One transaction at a time; any exception inside rolls back everything, outbox
+        messages included, and propagates. Opening one inside another (same task) raises
+        ``RuntimeError`` instead of waiting forever; the ``StoreTx`` is unusable afterwards."""

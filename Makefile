@@ -1,0 +1,39 @@
+# Funkel — the two commands a newcomer needs: `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint format clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(VENV)/.installed $@
+
+demo: $(VENV)/.installed  ## a scripted meetup night with 16 sample attendees (no chat account needed)
+	$(BIN)/funkel demo
+
+test: $(VENV)/.installed-dev lint  ## lint, type-check and run the whole test suite
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-dev  ## ruff (lint + format check) and mypy on bot/
+	$(BIN)/ruff check bot tests
+	$(BIN)/ruff format --check bot tests
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-dev  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix bot tests
+	$(BIN)/ruff format bot tests
+
+clean:  ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

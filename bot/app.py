@@ -1,0 +1,100 @@
+"""Composition root: open the store, build the services, run an adapter, stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+from bot.adapters.console import CONSOLE_HELP, ConsoleAdapter, ConsoleInputError, parse_line
+from bot.config import Config
+from bot.core.delivery import Deliverer
+from bot.core.i18n import use_prefix
+from bot.core.ports import Store, StoreError
+from bot.core.service import Service, Settings
+from bot.storage.sqlite import SqliteStore
+
+log = logging.getLogger(__name__)
+
+
+def settings_from(config: Config) -> Callable[[str], Settings]:
+    """Every community gets the configured settings (per-community overrides come later)."""
+    c = config.community
+    settings = Settings(
+        language=c.language,
+        organizers=frozenset(c.organizers),
+        round_minutes=c.round_minutes,
+        retention_days=c.retention_days,
+    )
+    return lambda _community_id: settings
+
+
+def open_store(database: str) -> Store:
+    if database.startswith(("postgres://", "postgresql://")):
+        raise StoreError(
+            "PostgreSQL is not supported yet; set storage.database to a SQLite file path"
+        )
+    return SqliteStore(database)
+
+
+@dataclass
+class App:
+    store: Store
+    service: Service
+
+
+@asynccontextmanager
+async def running(config: Config, *, seed: int | None = None) -> AsyncIterator[App]:
+    """An opened, migrated store and the service on top; closed on the way out."""
+    store = open_store(config.storage.database)
+    await store.open()
+    try:
+        rng = random.Random(seed) if seed is not None else random.SystemRandom()
+        service = Service(
+            store, settings=settings_from(config), new_seed=lambda: rng.randrange(2**31)
+        )
+        yield App(store, service)
+    finally:
+        await store.close()
+
+
+async def console_session(
+    config: Config, stdin: TextIO, out: TextIO, *, seed: int | None = None, prompt: bool = False
+) -> None:
+    """Read lines like ``@anna join`` until EOF or 'quit', printing a transcript."""
+    async with running(config, seed=seed) as app:
+        adapter = ConsoleAdapter(out)
+        deliverer = Deliverer(app.store, adapter.send)
+        purged = await app.service.purge_expired("console:default")
+        if purged:
+            log.info("retention: removed %d old rows", purged)
+        out.write("Funkel console. Type 'help' for how it works, 'quit' to leave.\n")
+        with use_prefix(""):
+            while True:
+                if prompt:
+                    out.write("> ")
+                out.flush()
+                line = await asyncio.to_thread(stdin.readline)
+                if not line or line.strip() in {"quit", "exit"}:
+                    break
+                if line.strip() in {"help", "?"}:
+                    out.write(CONSOLE_HELP + "\n")
+                    continue
+                try:
+                    event = parse_line(line)
+                except ConsoleInputError as exc:
+                    out.write(f"  {exc}\n")
+                    continue
+                if event is None:
+                    continue
+                adapter.remember(event)
+                if not prompt:
+                    adapter.show_input(event)
+                replies = await app.service.handle(event)
+                adapter.show_replies(event, replies)
+                await deliverer.deliver_pending()
+        out.flush()

@@ -1,0 +1,649 @@
+"""Who meets whom: a pure, seeded, explainable pairing of the people in a round.
+
+The score of a pair is what the two *share*, never who they are:
+
+- a phrase both have on their cards (either list) counts, more when it is rare in the room —
+  two people who both wonder about Ulaanbaatar have more to say than two who "like travel";
+- one person's *curious about* meeting the other's *can tell about* counts more still — the
+  young founder curious about Shanghai and the lady who lived there forty years ago.
+
+A round is chosen by these goals, most important first. Each goal outweighs everything below
+it put together, so a lower goal only decides between groupings that tie on all higher ones:
+
+1. a block is never violated (blocked pairs are simply not candidates);
+2. as many people as possible are placed — everyone, unless blocks make it impossible;
+   pairs, and exactly one trio when the number placed is odd;
+3. as few groups as possible without a common language;
+4. as few repeats as possible, the most recent ones avoided first;
+5. as much shared as possible (the score above);
+6. a tie-break drawn from the seed, so equally good rounds differ between seeds, while the
+   same people, history, blocks and seed always give the same round.
+
+Goals 2–6 are one maximum-weight, maximum-cardinality matching (``bot.core.matching``) whose
+integer edge weights encode the goals as tiers (:class:`_Tiers`). Up to
+:data:`DENSE_POOL_LIMIT` people every pair is a candidate; above, each person's best
+candidates from an inverted index of phrases plus random compatible fallbacks, repaired with
+all edges of anyone the sparse graph could not place well. For an odd count the extra person
+joins the pair where they add most; up to :data:`EXACT_TRIO_LIMIT` people every possible trio
+is tried, so the result is optimal; above, a handful of well-chosen extras are tried.
+
+Nothing here reads the clock, the network or a global random state: ``pair`` is a function of
+its arguments. People are ordered by key first, so the order they are passed in is irrelevant.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import combinations, pairwise
+
+from bot.core.matching import max_weight_matching
+from bot.core.models import Group, GroupFlag, PastEncounter, Reason, ReasonKind
+from bot.core.phrases import normalise_all
+
+__all__ = [
+    "COMPLEMENTARY_WEIGHT",
+    "DENSE_POOL_LIMIT",
+    "EXACT_TRIO_LIMIT",
+    "LANGUAGE_MISMATCH_PENALTY",
+    "RARE_SHARED_BONUS",
+    "RECENCY_HALF_LIFE_DAYS",
+    "REPEAT_PENALTY",
+    "REPEAT_RECENCY_PENALTY",
+    "SHARED_WEIGHT",
+    "PairingError",
+    "PairingResult",
+    "Person",
+    "explain_score",
+    "pair",
+]
+
+# --- what a pair shares: the score (goal 5) ------------------------------------------------
+
+# Any phrase both have counts this much, however common: sharing "travel" is still something.
+SHARED_WEIGHT = 1.0
+# Added on top, times the phrase's rarity in the pool (1 when only these two have it, falling
+# to 0 when everyone has it, on a log scale like idf). A rare shared phrase is worth three
+# common ones: that is what makes "you both love Ulaanbaatar" beat "you both like travel".
+RARE_SHARED_BONUS = 2.0
+# Instead of SHARED_WEIGHT when one's "curious about" meets the other's "can tell about": a
+# question with someone who can answer it is the best conversation starter there is, so it
+# beats sharing the same phrase (of the same rarity) by a full point.
+COMPLEMENTARY_WEIGHT = 2.0
+
+# --- what should not happen (goals 3 and 4) ------------------------------------------------
+
+# Each group without a language all its members speak counts this much in goal 3. It is its
+# own tier because a conversation without a common language fails outright, which no amount
+# of shared curiosity or freshness makes up for; so it only happens when unavoidable.
+LANGUAGE_MISMATCH_PENALTY = 1
+# Each pair in a group that met before counts this much in goal 4 (its own tier: a repeat is
+# avoided whenever a repeat-free grouping exists, whatever it shares) ...
+REPEAT_PENALTY = 1.0
+# ... plus this much more for an encounter that happened "now", halving every
+# RECENCY_HALF_LIFE_DAYS: when a repeat is unavoidable, last week's partner is avoided before
+# last year's. A repeat from this week weighs about as much as two from long ago.
+REPEAT_RECENCY_PENALTY = 1.0
+# About a month: for a weekly coffee cadence, last month's partners still feel recent.
+RECENCY_HALF_LIFE_DAYS = 30.0
+
+# --- how hard to search --------------------------------------------------------------------
+
+# Up to this many people every pair is a candidate edge and the matching is exact. Above, a
+# complete graph makes the O(n³) matching too slow in pure Python (seconds at 200 people).
+DENSE_POOL_LIMIT = 100
+# Sparse graph: each person's best candidates sharing a phrase ...
+CANDIDATES_PER_PERSON = 10
+# ... plus this many random partners who are compatible (language, no repeat, no block), so
+# that people who share nothing with anyone are still placed (a random graph of degree 3+
+# almost surely has a perfect matching).
+FALLBACKS_PER_PERSON = 4
+# A phrase held by more people than this does not generate candidates (it would cost
+# holders² work and, being common, adds little); it still counts in every score.
+MAX_POSTING = 200
+# Up to this many people, an odd count (or an unplaceable person) tries every possible trio
+# with an exact matching of the rest: the result is optimal.
+EXACT_TRIO_LIMIT = 11
+# Above it, this many people are tried as "the extra one" besides the one the matching left
+# out; twice as many more if the best trio still has a repeat or no common language.
+EXTRA_CANDIDATES = 4
+
+# Resolution of the integer tiers: score points and repeat penalties are rounded to these.
+_AFFINITY_UNITS = 1_000_000
+_REPEAT_UNITS = 1_000
+# Range of the seeded tie-break per pair (goal 6).
+_JITTER = 1 << 10
+_SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone to pair: a member key, a name for debugging, their card and languages."""
+
+    key: str  # opaque member key, e.g. "console:anna"
+    name: str  # display name (for nothing but debugging/explanations)
+    curious_about: tuple[str, ...] = ()
+    can_tell_about: tuple[str, ...] = ()
+    languages: frozenset[str] = frozenset()  # e.g. {"en"}; empty = speaks anything / unknown
+
+
+@dataclass(frozen=True)
+class PairingResult:
+    """A round: the seed it was made with, its groups, and anyone blocks kept out."""
+
+    seed: int
+    groups: tuple[Group, ...]
+    # Only when blocks make placing someone impossible; the caller must tell them.
+    unplaced: tuple[str, ...] = ()
+
+
+class PairingError(ValueError):
+    """The input cannot be paired at all: fewer than 2 people, or a key given twice."""
+
+
+# --- scoring ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)
+class _Card:
+    """A person's card as normalised keys (→ the phrase as written) and languages."""
+
+    curious: Mapping[str, str]
+    tells: Mapping[str, str]
+    topics: frozenset[str]
+    languages: frozenset[str]
+
+    @classmethod
+    def of(cls, person: Person) -> _Card:
+        curious = normalise_all(person.curious_about)
+        tells = normalise_all(person.can_tell_about)
+        languages = frozenset(x.strip().casefold() for x in person.languages) - {""}
+        return cls(curious, tells, frozenset(curious) | frozenset(tells), languages)
+
+    def written(self, topic: str) -> str:
+        return self.curious.get(topic) or self.tells[topic]
+
+
+@dataclass(frozen=True)
+class _Why:
+    """A reason with its weight and normalised topic, for sorting and de-duplication."""
+
+    weight: float
+    topic: str
+    reason: Reason
+
+    def sort_key(self) -> tuple[float, int, str, str, str]:
+        # Heaviest (most specific) first; at equal weight a complementary match first.
+        kind = 0 if self.reason.kind == ReasonKind.COMPLEMENTARY else 1
+        return (-self.weight, kind, self.topic, self.reason.teller or "", self.reason.asker or "")
+
+
+def _rarity_in(cards: Iterable[_Card]) -> Callable[[str], float]:
+    """Rarity of a phrase in a pool: 1 when at most two people have it, 0 when all do."""
+    counts: Counter[str] = Counter()
+    size = 0
+    for card in cards:
+        size += 1
+        counts.update(card.topics)
+    if size <= 2:
+        return lambda topic: 1.0
+    scale = math.log(size / 2)
+
+    def rarity(topic: str) -> float:
+        holders = max(2, counts[topic])
+        return min(1.0, max(0.0, math.log(size / holders) / scale))
+
+    return rarity
+
+
+def _affinity(
+    key_a: str, a: _Card, key_b: str, b: _Card, rarity: Callable[[str], float]
+) -> tuple[float, tuple[_Why, ...]]:
+    """What two people share: the score and its reasons, heaviest first."""
+    whys: list[_Why] = []
+    for topic in sorted(a.topics & b.topics):
+        a_asks = topic in a.curious and topic in b.tells
+        b_asks = topic in b.curious and topic in a.tells
+        bonus = RARE_SHARED_BONUS * rarity(topic)
+        if a_asks != b_asks:
+            asker, asker_card, teller = (key_a, a, key_b) if a_asks else (key_b, b, key_a)
+            reason = Reason(
+                ReasonKind.COMPLEMENTARY,
+                topic=asker_card.curious[topic],
+                teller=teller,
+                asker=asker,
+            )
+            whys.append(_Why(COMPLEMENTARY_WEIGHT + bonus, topic, reason))
+        else:
+            # Both curious and both able to tell, or the same list: a plain shared phrase,
+            # quoted as the member whose key sorts first wrote it.
+            first = a if key_a <= key_b else b
+            reason = Reason(ReasonKind.SHARED, topic=first.written(topic))
+            whys.append(_Why(SHARED_WEIGHT + bonus, topic, reason))
+    whys.sort(key=_Why.sort_key)
+    return sum(why.weight for why in whys), tuple(whys)
+
+
+def explain_score(
+    a: Person, b: Person, *, pool: Sequence[Person] | None = None
+) -> tuple[float, tuple[Reason, ...]]:
+    """The score of ``a`` and ``b`` as a pair, and its reasons, heaviest first.
+
+    Rarity is measured in ``pool`` (the people in the round; ``a`` and ``b`` are counted even
+    if absent). Without a pool every shared phrase counts as rare, since nothing is known to be
+    common. ``pair`` scores groups exactly like ``explain_score(..., pool=people)``. Penalties
+    (repeats, language) are not part of the score; they show up as group flags.
+    """
+    if a.key == b.key:
+        raise PairingError(f"cannot score {a.key!r} with themselves")
+    people = list(pool) if pool is not None else []
+    present = {p.key for p in people}
+    people.extend(p for p in (a, b) if p.key not in present)
+    rarity = _rarity_in(_Card.of(p) for p in people)
+    score, whys = _affinity(a.key, _Card.of(a), b.key, _Card.of(b), rarity)
+    return score, tuple(why.reason for why in whys)
+
+
+def _common_language(cards: Sequence[_Card]) -> bool:
+    """Whether all of them share a language (unknown languages fit anyone)."""
+    known = [card.languages for card in cards if card.languages]
+    return len(known) < 2 or bool(frozenset.intersection(*known))
+
+
+# --- the goals as integer tiers --------------------------------------------------------------
+
+
+class _Tiers:
+    """Encode goals 3–6 into one integer per pair, lexicographically.
+
+    A grouping is valued as the sum over every pair of people in the same group ("terms": one
+    per pair, three per trio). All groupings compared place the same number of people and
+    therefore have the same number of terms, so each term can be valued by *goodness*
+    (non-negative) and a tier's multiplier made larger than the most all lower tiers can add
+    up to over a whole grouping. Python integers do not overflow, so this is exact.
+    """
+
+    def __init__(self, n: int, max_affinity: int, max_repeat: int) -> None:
+        terms = (n + 3) // 2  # the most terms a grouping of n people has (pairs and a trio)
+        self.max_repeat = max_repeat
+        self.affinity = terms * _JITTER
+        self.repeat = self.affinity * (terms * max_affinity + 1)
+        self.language = self.repeat * (terms * max_repeat + 1)
+
+    def value(self, language_good: int, repeat_good: int, affinity: int, jitter: int) -> int:
+        return (
+            language_good * self.language
+            + repeat_good * self.repeat
+            + affinity * self.affinity
+            + jitter
+        )
+
+
+@dataclass(frozen=True)
+class _PairFacts:
+    """Everything the search needs about two people (indices ``i < j``)."""
+
+    score: float
+    whys: tuple[_Why, ...]
+    repeat: bool
+    language_ok: bool
+    value: int  # the pair as one term of the tiers
+
+
+@dataclass
+class _Option:
+    """A candidate round: groups of indices, plus its place count and value for comparing."""
+
+    groups: Sequence[tuple[int, ...]]
+    placed: int
+    value: int
+
+    def beats(self, other: _Option | None) -> bool:
+        return other is None or (self.placed, self.value) > (other.placed, other.value)
+
+
+class _Pool:
+    """One pairing problem, with people indexed ``0..n-1`` in key order."""
+
+    def __init__(
+        self,
+        people: Sequence[Person],
+        seed: int,
+        history: Iterable[PastEncounter],
+        blocks: Iterable[frozenset[str]],
+        now: datetime | None,
+    ) -> None:
+        self.n = len(people)
+        self.keys = [p.key for p in people]
+        index = {key: i for i, key in enumerate(self.keys)}
+        self.cards = [_Card.of(p) for p in people]
+        self.rarity = _rarity_in(self.cards)
+        self.facts: dict[tuple[int, int], _PairFacts] = {}
+
+        self.blocked: set[tuple[int, int]] = set()
+        for block in blocks:
+            members = sorted(index[key] for key in block if key in index)
+            self.blocked.update(combinations(members, 2))
+
+        encounters = list(history)
+        if now is None and encounters:
+            now = max(e.at for e in encounters)
+        self.now = now
+        self.last_met: dict[tuple[int, int], datetime] = {}
+        for e in encounters:
+            if e.a in index and e.b in index and e.a != e.b:
+                i, j = sorted((index[e.a], index[e.b]))
+                if (i, j) not in self.last_met or e.at > self.last_met[i, j]:
+                    self.last_met[i, j] = e.at
+
+        # One seeded generator: a salt for the per-pair tie-break (so it does not depend on
+        # the order pairs are looked at) and the draws for sparse fallback candidates.
+        self.rng = random.Random(seed)
+        self.salt: bytes = self.rng.getrandbits(64).to_bytes(8, "big")
+        most_topics = max(len(card.topics) for card in self.cards)
+        top_weight = max(SHARED_WEIGHT, COMPLEMENTARY_WEIGHT) + RARE_SHARED_BONUS
+        self.tiers = _Tiers(
+            self.n,
+            max_affinity=math.ceil(most_topics * top_weight * _AFFINITY_UNITS) + 1,
+            max_repeat=math.ceil((REPEAT_PENALTY + REPEAT_RECENCY_PENALTY) * _REPEAT_UNITS),
+        )
+
+    # --- facts about pairs and groups --------------------------------------------------
+
+    def jitter(self, *keys: str) -> int:
+        digest = hashlib.blake2b(self.salt + "\0".join(keys).encode(), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % _JITTER
+
+    def allowed(self, i: int, j: int) -> bool:
+        return i != j and (min(i, j), max(i, j)) not in self.blocked
+
+    def repeat_units(self, i: int, j: int) -> int:
+        met = self.last_met.get((i, j))
+        if met is None:
+            return 0
+        assert self.now is not None  # set from the history that holds ``met``
+        age_days = max(0.0, (self.now - met).total_seconds() / _SECONDS_PER_DAY)
+        recency = math.pow(0.5, age_days / RECENCY_HALF_LIFE_DAYS)  # 1 now, ½ a half-life ago
+        return round((REPEAT_PENALTY + REPEAT_RECENCY_PENALTY * recency) * _REPEAT_UNITS)
+
+    def pair(self, i: int, j: int) -> _PairFacts:
+        if i > j:
+            i, j = j, i
+        facts = self.facts.get((i, j))
+        if facts is None:
+            a, b = self.cards[i], self.cards[j]
+            score, whys = _affinity(self.keys[i], a, self.keys[j], b, self.rarity)
+            repeat = self.repeat_units(i, j)
+            language_ok = _common_language((a, b))
+            value = self.tiers.value(
+                language_good=LANGUAGE_MISMATCH_PENALTY if language_ok else 0,
+                repeat_good=self.tiers.max_repeat - repeat,
+                affinity=round(score * _AFFINITY_UNITS),
+                jitter=self.jitter(self.keys[i], self.keys[j]),
+            )
+            facts = _PairFacts(score, whys, repeat > 0, language_ok, value)
+            self.facts[i, j] = facts
+        return facts
+
+    def group_value(self, members: Sequence[int]) -> int:
+        """A group's terms summed, except that the language goal counts per group: a trio
+        without a common language is one mismatch, even if two of its pairs could talk."""
+        pairs = list(combinations(members, 2))
+        value = sum(self.pair(i, j).value for i, j in pairs)
+        if len(pairs) > 1:
+            per_pair = sum(self.pair(i, j).language_ok for i, j in pairs)
+            common = _common_language([self.cards[m] for m in members])
+            per_group = len(pairs) - (0 if common else 1)
+            value += (per_group - per_pair) * LANGUAGE_MISMATCH_PENALTY * self.tiers.language
+        return value
+
+    def group_allowed(self, members: Sequence[int]) -> bool:
+        return all(self.allowed(i, j) for i, j in combinations(members, 2))
+
+    # --- search ----------------------------------------------------------------------------
+
+    def match(self, vertices: Sequence[int], edges: Iterable[tuple[int, int]]) -> _Option:
+        """Best pairs among ``vertices`` using only ``edges`` (a max-cardinality matching)."""
+        local = {v: x for x, v in enumerate(vertices)}
+        weighted = [
+            (local[i], local[j], self.pair(i, j).value + 1)  # +1: every edge worth taking
+            for i, j in edges
+            if i in local and j in local
+        ]
+        mate = max_weight_matching(len(vertices), weighted, maxcardinality=True)
+        groups = [(vertices[x], vertices[y]) for x, y in enumerate(mate) if y > x]
+        value = sum(self.pair(i, j).value for i, j in groups)
+        return _Option(groups, 2 * len(groups), value)
+
+    def all_edges(self, vertices: Sequence[int]) -> list[tuple[int, int]]:
+        return [(i, j) for i, j in combinations(vertices, 2) if self.allowed(i, j)]
+
+    def with_trio(self, option: _Option, extra: int) -> _Option | None:
+        """``extra`` joins the pair of ``option`` where the round gains most (None: nowhere)."""
+        best: tuple[int, int] | None = None
+        for position, (a, b) in enumerate(option.groups):
+            if not (self.allowed(extra, a) and self.allowed(extra, b)):
+                continue
+            gain = self.group_value(sorted((extra, a, b))) - self.pair(a, b).value
+            if best is None or gain > best[0]:
+                best = (gain, position)
+        if best is None:
+            return None
+        gain, position = best
+        groups = list(option.groups)
+        groups[position] = tuple(sorted((extra, *groups[position])))
+        return _Option(groups, option.placed + 1, option.value + gain)
+
+    def solve(self) -> _Option:
+        everyone = list(range(self.n))
+        if self.n <= EXACT_TRIO_LIMIT:
+            return self.solve_exactly(everyone)
+        return self.solve_large(everyone)
+
+    def solve_exactly(self, everyone: list[int]) -> _Option:
+        """Pairs only, or any trio plus the best pairs of the rest: provably the best round."""
+        edges = self.all_edges(everyone)
+        best = self.match(everyone, edges)
+        if best.placed == self.n:
+            return best
+        for trio in combinations(everyone, 3):
+            if not self.group_allowed(trio):
+                continue
+            rest = [v for v in everyone if v not in trio]
+            option = self.match(rest, edges)
+            option = _Option(
+                [trio, *option.groups],
+                option.placed + 3,
+                option.value + self.group_value(trio),
+            )
+            if option.beats(best):
+                best = option
+        return best
+
+    def solve_large(self, everyone: list[int]) -> _Option:
+        """A candidate graph, repaired where it fell short; a few tries for the extra one."""
+        dense = self.n <= DENSE_POOL_LIMIT
+        edges = self.all_edges(everyone) if dense else self.candidate_edges()
+        best = self.match(everyone, edges)
+        if not dense:
+            best, edges = self.repair(best, edges)
+        if best.placed == self.n:
+            return best
+
+        left = [v for v in everyone if v not in {m for g in best.groups for m in g}]
+        pairs_only = best
+        for extra in left:
+            option = self.with_trio(pairs_only, extra)
+            if option is not None and option.beats(best):
+                best = option
+        if len(left) % 2 == 1:
+            # Who is the extra one matters: someone easy to add to any pair is a better
+            # extra than whoever the matching happened to leave out.
+            candidates = [v for v in self.flexible_people() if v not in left]
+            for tried, extra in enumerate(candidates):
+                if tried >= 3 * EXTRA_CANDIDATES or (
+                    tried >= EXTRA_CANDIDATES and not self.flawed(best)
+                ):
+                    break
+                rest = [v for v in everyone if v != extra]
+                option = self.with_trio(self.match(rest, edges), extra)
+                if option is not None and option.beats(best):
+                    best = option
+        return best
+
+    def flawed(self, option: _Option) -> bool:
+        """Whether some group of ``option`` repeats an encounter or lacks a common language."""
+        for group in option.groups:
+            pairs = list(combinations(group, 2))
+            if any(self.pair(i, j).repeat for i, j in pairs):
+                return True
+            if not _common_language([self.cards[m] for m in group]):
+                return True
+        return False
+
+    def flexible_people(self) -> list[int]:
+        """People ordered by how easily they fit into any group: many partners they can talk
+        to, few they already met; the seed breaks ties."""
+        speakers: Counter[str] = Counter()
+        anyone = 0
+        for card in self.cards:
+            speakers.update(card.languages)
+            anyone += not card.languages
+        met: Counter[int] = Counter()
+        for i, j in self.last_met:
+            met[i] += 1
+            met[j] += 1
+
+        def reach(v: int) -> int:
+            langs = self.cards[v].languages
+            return self.n if not langs else anyone + sum(speakers[x] for x in sorted(langs))
+
+        return sorted(
+            range(self.n), key=lambda v: (-reach(v), met[v], self.jitter(self.keys[v]), v)
+        )
+
+    def candidate_edges(self) -> list[tuple[int, int]]:
+        """A sparse graph: best candidates by shared phrases, plus compatible random ones."""
+        postings: dict[str, list[int]] = {}
+        for i, card in enumerate(self.cards):
+            for topic in sorted(card.topics):
+                postings.setdefault(topic, []).append(i)
+        edges: set[tuple[int, int]] = set()
+        for i, card in enumerate(self.cards):
+            near: set[int] = set()
+            for topic in sorted(card.topics):
+                holders = postings[topic]
+                if len(holders) <= MAX_POSTING:
+                    near.update(holders)
+            ranked = sorted(
+                (j for j in near if self.allowed(i, j)),
+                key=lambda j: (-self.pair(i, j).value, j),
+            )
+            edges.update((min(i, j), max(i, j)) for j in ranked[:CANDIDATES_PER_PERSON])
+
+        for i in range(self.n):
+            picked = 0
+            sample = self.rng.sample(range(self.n), min(self.n, 4 * FALLBACKS_PER_PERSON))
+            for j in sample:
+                if self.allowed(i, j) and self.clean(i, j):
+                    edges.add((min(i, j), max(i, j)))
+                    picked += 1
+                    if picked == FALLBACKS_PER_PERSON:
+                        break
+            if picked == 0:
+                # Rare (a language few speak): look at everyone, in a seeded order.
+                start = self.rng.randrange(self.n)
+                order = [(start + k) % self.n for k in range(self.n)]
+                fits = [j for j in order if self.allowed(i, j) and self.clean(i, j)]
+                if not fits:
+                    fits = [j for j in order if self.allowed(i, j)]
+                edges.update((min(i, j), max(i, j)) for j in fits[:FALLBACKS_PER_PERSON])
+        return sorted(edges)
+
+    def clean(self, i: int, j: int) -> bool:
+        """A pair that breaks no soft goal: a common language and no earlier encounter."""
+        facts = self.pair(i, j)
+        return facts.language_ok and not facts.repeat
+
+    def repair(
+        self, option: _Option, edges: list[tuple[int, int]]
+    ) -> tuple[_Option, list[tuple[int, int]]]:
+        """Give everyone the sparse graph served badly (left out, a repeat, no common
+        language) all their edges, and match again: any improvement that swaps such a
+        person's partner is then within reach."""
+        placed = {m for g in option.groups for m in g}
+        troubled = sorted(
+            {v for v in range(self.n) if v not in placed}
+            | {m for g in option.groups if not self.clean(*g) for m in g}
+        )
+        if len(troubled) <= self.n % 2:
+            return option, edges
+        extra = {
+            (min(t, j), max(t, j)) for t in troubled for j in range(self.n) if self.allowed(t, j)
+        }
+        edges = sorted(set(edges) | extra)
+        repaired = self.match(list(range(self.n)), edges)
+        return (repaired if repaired.beats(option) else option), edges
+
+    # --- the result ------------------------------------------------------------------------
+
+    def group(self, members: tuple[int, ...]) -> Group:
+        pairs = list(combinations(sorted(members), 2))
+        best: dict[tuple[str, str, str, str], _Why] = {}
+        for i, j in pairs:
+            for why in self.pair(i, j).whys:
+                r = why.reason
+                key = (r.kind.value, why.topic, r.teller or "", r.asker or "")
+                if key not in best or why.weight > best[key].weight:
+                    best[key] = why
+        whys = sorted(best.values(), key=_Why.sort_key)
+        flags: set[GroupFlag] = set()
+        if any(self.pair(i, j).repeat for i, j in pairs):
+            flags.add(GroupFlag.REPEAT)
+        if not _common_language([self.cards[m] for m in members]):
+            flags.add(GroupFlag.NO_COMMON_LANGUAGE)
+        if not whys:
+            flags.add(GroupFlag.NOTHING_SHARED)
+        return Group(
+            members=tuple(sorted(self.keys[m] for m in members)),
+            reasons=tuple(why.reason for why in whys),
+            flags=frozenset(flags),
+            score=round(sum(self.pair(i, j).score for i, j in pairs), 6),
+        )
+
+
+def pair(
+    people: Sequence[Person],
+    *,
+    seed: int,
+    history: Iterable[PastEncounter] = (),
+    blocks: Iterable[frozenset[str]] = (),
+    now: datetime | None = None,
+) -> PairingResult:
+    """Group ``people`` into pairs (one trio when the count is odd) around what they share.
+
+    ``history`` is who met whom and when; ``now`` dates it (default: the newest encounter, so
+    this stays a pure function — pass the real time to age encounters properly). ``blocks``
+    are pairs of keys that must never share a group; anyone they make impossible to place is
+    returned in ``unplaced``, never silently dropped. Same arguments, same round.
+    """
+    if len(people) < 2:
+        raise PairingError(f"pairing needs at least 2 people, got {len(people)}")
+    ordered = sorted(people, key=lambda p: p.key)
+    for first, second in pairwise(ordered):
+        if first.key == second.key:
+            raise PairingError(f"{first.key!r} is listed twice")
+    pool = _Pool(ordered, seed, history, blocks, now)
+    best = pool.solve()
+    placed = {m for g in best.groups for m in g}
+    groups = sorted((pool.group(g) for g in best.groups), key=lambda g: g.members)
+    return PairingResult(
+        seed=seed,
+        groups=tuple(groups),
+        unplaced=tuple(pool.keys[v] for v in range(pool.n) if v not in placed),
+    )
