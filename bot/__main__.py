@@ -7,11 +7,14 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from bot.config import Config, ConfigError, default_config, load_config
 from bot.core.models import LANGUAGES
 from bot.core.ports import StoreError
+
+CONSOLE_ORGANIZER = "console:orga"
 
 DESCRIPTION = """\
 Funkel pairs meetup attendees around shared curiosities — a city, a hobby, a life change —
@@ -153,10 +156,13 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _console_config(args: argparse.Namespace) -> Config:
-    base = load_config(args.config) if args.config else default_config()
+    if args.config:
+        base = load_config(args.config)
+    else:
+        # Without a config the console has one organizer, "@orga", so rounds can be tried.
+        base = default_config()
+        base = replace(base, community=replace(base.community, organizers=(CONSOLE_ORGANIZER,)))
     if args.db:
-        from dataclasses import replace
-
         base = replace(base, storage=replace(base.storage, database=args.db))
     return base
 
