@@ -7,9 +7,11 @@ import os
 import random
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -20,6 +22,7 @@ from bot.core.models import GroupFlag, PastEncounter, Reason, ReasonKind
 from bot.core.pairing import PairingError, PairingResult, Person, explain_score, pair
 
 NOW = datetime(2026, 11, 26, 19, 0, tzinfo=UTC)
+LANGS: list[list[str]] = [["en"], ["en"], ["de"], ["en", "de"], []]
 
 
 def person(
@@ -234,17 +237,23 @@ def test_same_seed_same_round_other_seeds_other_equally_good_rounds() -> None:
 
 def test_rounds_do_not_depend_on_the_hash_seed() -> None:
     """Two interpreters with different PYTHONHASHSEED produce the very same round."""
+    # 71 people: the sparse candidate graph and the choice of the extra one are exercised.
     code = (
         "from bot.core.pairing import Person, pair\n"
-        "people = [Person(f'k{i}', 'n', (f't{i % 3}', 'x'), (f't{i % 4}',),"
-        " frozenset({'en', 'de'} if i % 2 else {'en'})) for i in range(13)]\n"
+        "people = [Person(f'k{i}', 'n', (f't{i % 7}', 'x'), (f't{i % 11}',),"
+        " frozenset({'en', 'de'} if i % 2 else {'en'})) for i in range(71)]\n"
         "print(pair(people, seed=9, blocks=[frozenset({'k1', 'k2'})]))\n"
     )
     outputs = set()
     for hash_seed in ("1", "2"):
         env = {**os.environ, "PYTHONHASHSEED": hash_seed}
         proc = subprocess.run(
-            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            [sys.executable, "-c", code],
+            env=env,
+            cwd=Path(__file__).resolve().parents[1],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         outputs.add(proc.stdout)
     assert len(outputs) == 1
@@ -278,7 +287,7 @@ def test_a_large_room_is_paired_fully_with_the_sparse_graph() -> None:
         for i in range(151)
     ]
     keys = [p.key for p in people]
-    history = [met(*rng.sample(keys, 2), rng.uniform(0, 200)) for _ in range(400)]
+    history = [met(a, b, rng.uniform(0, 200)) for a, b in (rng.sample(keys, 2) for _ in range(400))]
     blocks = [frozenset(rng.sample(keys, 2)) for _ in range(40)]
     result = pair(people, seed=3, history=history, blocks=blocks, now=NOW)
     assert_everyone_once(result, people)
@@ -287,6 +296,31 @@ def test_a_large_room_is_paired_fully_with_the_sparse_graph() -> None:
         assert not any(frozenset(p) in blocks for p in itertools.combinations(group.members, 2))
         assert GroupFlag.REPEAT not in group.flags
         assert GroupFlag.NO_COMMON_LANGUAGE not in group.flags
+
+
+def test_in_a_mid_size_room_the_trio_is_as_good_as_trying_every_trio() -> None:
+    """15 people, odd: the quick choice of the extra one matches trying all 455 trios."""
+    rng = random.Random(5)
+    vocab = ["Lisbon", "jazz", "chess", "Tbilisi", "sailing", "travel", "food", "NYC", "opera"]
+    for seed in range(3):
+        people = [
+            person(f"p{i:02}", rng.sample(vocab, 2), rng.sample(vocab, 1), rng.choice(LANGS))
+            for i in range(15)
+        ]
+        keys = [p.key for p in people]
+        history = [
+            met(a, b, rng.uniform(0, 90)) for a, b in (rng.sample(keys, 2) for _ in range(30))
+        ]
+        blocks = [frozenset(rng.sample(keys, 2)) for _ in range(4)]
+        quick = pair(people, seed=seed, history=history, blocks=blocks, now=NOW)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(pairing, "EXACT_TRIO_LIMIT", 15)
+            exact = pair(people, seed=seed, history=history, blocks=blocks, now=NOW)
+        assert quick.unplaced == exact.unplaced
+        assert Counter(g.flags for g in quick.groups) == Counter(g.flags for g in exact.groups)
+        assert sum(g.score for g in quick.groups) == pytest.approx(
+            sum(g.score for g in exact.groups)
+        )
 
 
 # --- properties, checked against brute force --------------------------------------------------
@@ -317,11 +351,13 @@ class Pool:
 
 @st.composite
 def pools(
-    draw: st.DrawFn, max_size: int = 9, constraints: bool = True, languages: bool = True
+    draw: st.DrawFn, max_size: int = 9, constraints: bool = True, languages: bool | None = None
 ) -> Pool:
     """A small room: random cards from a small vocabulary (so overlaps happen), and optionally
-    random languages, history and blocks."""
+    random history, blocks and languages (``None``: languages in about half the rooms)."""
     n = draw(st.integers(2, max_size))
+    if languages is None:
+        languages = draw(st.booleans())
     words = st.lists(st.sampled_from(VOCABULARY), max_size=3)
     people = [
         person(
@@ -416,8 +452,8 @@ def total_score(scores: dict[frozenset[str], float], groups: Sequence[Sequence[s
     return sum(scores[frozenset(p)] for g in groups for p in itertools.combinations(g, 2))
 
 
-def check_round(pool: Pool, result: PairingResult) -> None:
-    """Everything a round must satisfy, compared with the best of all possible groupings."""
+def check_rules(pool: Pool, result: PairingResult) -> None:
+    """The hard rules: everyone once, no blocked pair together, flags that tell the truth."""
     assert_everyone_once(result, pool.people)
     for group in result.groups:
         pairs = {frozenset(p) for p in itertools.combinations(group.members, 2)}
@@ -426,6 +462,12 @@ def check_round(pool: Pool, result: PairingResult) -> None:
         assert (GroupFlag.NO_COMMON_LANGUAGE in group.flags) == (
             not speaks_together(pool, group.members)
         )
+
+
+def check_round(pool: Pool, result: PairingResult) -> None:
+    """The hard rules, and the round is as good as the best of all possible groupings: as many
+    placed, as few without a common language, and no repeat if that can be avoided."""
+    check_rules(pool, result)
     candidates = best_possible(pool)
     placed = sum(len(g.members) for g in result.groups)
     assert placed == candidates[0].placed, "someone was left out who could have been placed"
@@ -434,21 +476,21 @@ def check_round(pool: Pool, result: PairingResult) -> None:
         return sum(not speaks_together(pool, g) for g in groups)
 
     fewest = min(mismatches(c.groups) for c in candidates)
-    assert mismatches([g.members for g in result.groups]) == fewest
+    assert mismatches([g.members for g in result.groups]) == fewest, "avoidable mismatch"
     repeat_free = any(
         mismatches(c.groups) == fewest and not any(has_repeat(pool, g) for g in c.groups)
         for c in candidates
     )
     if repeat_free:
-        assert all(GroupFlag.REPEAT not in g.flags for g in result.groups)
+        assert all(GroupFlag.REPEAT not in g.flags for g in result.groups), "avoidable repeat"
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(pools(), st.integers(0, 2**32))
 def test_every_round_keeps_the_rules_a_person_would_notice(pool: Pool, seed: int) -> None:
-    """Random rooms: everyone placed once (unplaced only if no grouping could place them), no
-    blocked pair grouped, a trio only for an odd count, no language mismatch or repeat when a
-    grouping without one exists."""
+    """Random rooms: everyone placed who can be, blocks hold, no avoidable mismatch or repeat."""
+    # Compared with every possible grouping: unplaced only if none places them, a trio only
+    # for an odd count, a language mismatch or a repeat only if every best grouping has one.
     result = pair(pool.people, seed=seed, history=pool.history, blocks=pool.blocks, now=NOW)
     check_round(pool, result)
 
@@ -466,7 +508,7 @@ def test_same_seed_same_round_in_any_input_order(
     assert first == again
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(pools(max_size=9, constraints=False, languages=False), st.integers(0, 2**32))
 def test_without_constraints_the_shared_score_is_the_best_possible(pool: Pool, seed: int) -> None:
     """With no history, blocks or languages, the round shares as much as the best grouping."""
@@ -476,12 +518,19 @@ def test_without_constraints_the_shared_score_is_the_best_possible(pool: Pool, s
     assert sum(g.score for g in result.groups) == pytest.approx(best, abs=1e-4)
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(pools(max_size=9), st.integers(0, 2**32))
-def test_the_large_room_strategy_keeps_the_rules_on_small_rooms(pool: Pool, seed: int) -> None:
-    """Forcing the sparse graph and the heuristic trio choice still keeps every rule."""
+def test_the_large_room_strategy_keeps_the_hard_rules_on_small_rooms(pool: Pool, seed: int) -> None:
+    """The large-room strategy, forced on small rooms, keeps the hard rules and places people."""
+    # Placement is exact for an even count (a complete graph is the fallback) and at worst one
+    # short for an odd one (the pairs are a maximum matching; only the extra may find no pair).
+    # Avoiding mismatches and repeats is best effort there; the exact path is tested above.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(pairing, "DENSE_POOL_LIMIT", 0)
         patch.setattr(pairing, "EXACT_TRIO_LIMIT", 0)
+        patch.setattr(pairing, "TRIO_TRIAL_WORK", 0)
         result = pair(pool.people, seed=seed, history=pool.history, blocks=pool.blocks, now=NOW)
-    check_round(pool, result)
+    check_rules(pool, result)
+    most = best_possible(pool)[0].placed
+    placed = sum(len(g.members) for g in result.groups)
+    assert placed == most if most % 2 == 0 else most - 1 <= placed <= most

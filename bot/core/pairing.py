@@ -24,8 +24,11 @@ integer edge weights encode the goals as tiers (:class:`_Tiers`). Up to
 :data:`DENSE_POOL_LIMIT` people every pair is a candidate; above, each person's best
 candidates from an inverted index of phrases plus random compatible fallbacks, repaired with
 all edges of anyone the sparse graph could not place well. For an odd count the extra person
-joins the pair where they add most; up to :data:`EXACT_TRIO_LIMIT` people every possible trio
-is tried, so the result is optimal; above, a handful of well-chosen extras are tried.
+joins the pair where they add most. Who the extra is matters too: up to
+:data:`EXACT_TRIO_LIMIT` people every possible trio is tried with an exact matching of the
+rest, so the round is optimal; above, the matching itself picks the extra (a spare seat), the
+most promising trios are tried while that is cheap, and a few people who fit anywhere are tried
+as the extra if the trio is the only group with a repeat or without a common language.
 
 Nothing here reads the clock, the network or a global random state: ``pair`` is a function of
 its arguments. People are ordered by key first, so the order they are passed in is irrelevant.
@@ -95,8 +98,9 @@ RECENCY_HALF_LIFE_DAYS = 30.0
 # --- how hard to search --------------------------------------------------------------------
 
 # Up to this many people every pair is a candidate edge and the matching is exact. Above, a
-# complete graph makes the O(n³) matching too slow in pure Python (seconds at 200 people).
-DENSE_POOL_LIMIT = 100
+# complete graph makes the O(n³) matching too slow in pure Python (seconds at 200 people),
+# while the sparse graph below measured within 0.5 % of the exact score at 40–100 people.
+DENSE_POOL_LIMIT = 64
 # Sparse graph: each person's best candidates sharing a phrase ...
 CANDIDATES_PER_PERSON = 10
 # ... plus this many random partners who are compatible (language, no repeat, no block), so
@@ -109,9 +113,17 @@ MAX_POSTING = 200
 # Up to this many people, an odd count (or an unplaceable person) tries every possible trio
 # with an exact matching of the rest: the result is optimal.
 EXACT_TRIO_LIMIT = 11
-# Above it, this many people are tried as "the extra one" besides the one the matching left
-# out; twice as many more if the best trio still has a repeat or no common language.
+# Above it, the extra one is chosen by the matching itself (a spare seat, see
+# match_with_spare_seat). Only if their trio still has a repeat or no common language while
+# every pair is fine (or the extra could not be placed), this many people who fit almost
+# anywhere are tried as the extra too, one matching each.
 EXTRA_CANDIDATES = 4
+# And in rooms that are small enough, the best trios of a person with two of their
+# TRIO_NEIGHBOURS best partners are tried outright, each with a matching of the rest: as many
+# as TRIO_TRIAL_WORK / n³ (one matching costs about n³), i.e. hundreds at 15 people, a few at
+# 100, none at 130 and more, where one trio matters little in the whole round.
+TRIO_NEIGHBOURS = 5
+TRIO_TRIAL_WORK = 2_000_000
 
 # Resolution of the integer tiers: score points and repeat penalties are rounded to these.
 _AFFINITY_UNITS = 1_000_000
@@ -452,21 +464,42 @@ class _Pool:
         if best.placed == self.n:
             return best
         for trio in combinations(everyone, 3):
-            if not self.group_allowed(trio):
-                continue
-            rest = [v for v in everyone if v not in trio]
-            option = self.match(rest, edges)
-            option = _Option(
-                [trio, *option.groups],
-                option.placed + 3,
-                option.value + self.group_value(trio),
-            )
-            if option.beats(best):
-                best = option
+            if self.group_allowed(trio):
+                option = self.with_fixed_trio(trio, everyone, edges)
+                if option.beats(best):
+                    best = option
         return best
 
+    def with_fixed_trio(
+        self, trio: tuple[int, ...], everyone: list[int], edges: Sequence[tuple[int, int]]
+    ) -> _Option:
+        """``trio`` as a group and the best pairs of everyone else."""
+        rest = [v for v in everyone if v not in trio]
+        pairs = self.match(rest, edges)
+        return _Option(
+            [trio, *pairs.groups], pairs.placed + 3, pairs.value + self.group_value(trio)
+        )
+
+    def promising_trios(
+        self, edges: Sequence[tuple[int, int]], limit: int
+    ) -> list[tuple[int, ...]]:
+        """Up to ``limit`` trios of a person with two of their best partners, best first."""
+        if limit <= 0:
+            return []
+        near: dict[int, list[int]] = {v: [] for v in range(self.n)}
+        for i, j in edges:
+            near[i].append(j)
+            near[j].append(i)
+        trios: set[tuple[int, ...]] = set()
+        for x, partners in near.items():
+            best = sorted(partners, key=lambda j: (-self.pair(x, j).value, j))[:TRIO_NEIGHBOURS]
+            for a, b in combinations(sorted(best), 2):
+                if self.allowed(a, b):
+                    trios.add(tuple(sorted((x, a, b))))
+        return sorted(trios, key=lambda t: (-self.group_value(t), t))[:limit]
+
     def solve_large(self, everyone: list[int]) -> _Option:
-        """A candidate graph, repaired where it fell short; a few tries for the extra one."""
+        """A candidate graph, repaired where it fell short; then a good choice of the extra."""
         dense = self.n <= DENSE_POOL_LIMIT
         edges = self.all_edges(everyone) if dense else self.candidate_edges()
         best = self.match(everyone, edges)
@@ -475,36 +508,77 @@ class _Pool:
         if best.placed == self.n:
             return best
 
-        left = [v for v in everyone if v not in {m for g in best.groups for m in g}]
+        placed = {m for g in best.groups for m in g}
+        left = [v for v in everyone if v not in placed]
         pairs_only = best
         for extra in left:
             option = self.with_trio(pairs_only, extra)
             if option is not None and option.beats(best):
                 best = option
-        if len(left) % 2 == 1:
-            # Who is the extra one matters: someone easy to add to any pair is a better
-            # extra than whoever the matching happened to leave out.
-            candidates = [v for v in self.flexible_people() if v not in left]
-            for tried, extra in enumerate(candidates):
-                if tried >= 3 * EXTRA_CANDIDATES or (
-                    tried >= EXTRA_CANDIDATES and not self.flawed(best)
-                ):
-                    break
+        if len(left) % 2 == 0:
+            return best  # blocks left out an even number: no single extra to choose
+
+        # Who is the extra one matters as much as where they go. A seat that anyone may take
+        # lets the matching choose the extra together with everybody else's partner.
+        seated, extra = self.match_with_spare_seat(edges)
+        if extra >= 0:
+            option = self.with_trio(seated, extra)
+            if option is not None and option.beats(best):
+                best = option
+        # In a small room one trio is a good part of the round: also try the most promising
+        # trios outright, each with an optimal matching of everyone else, while it is cheap.
+        for trio in self.promising_trios(edges, TRIO_TRIAL_WORK // self.n**3):
+            option = self.with_fixed_trio(trio, everyone, edges)
+            if option.beats(best):
+                best = option
+        if best.placed < self.n or self.only_the_trio_is_flawed(best):
+            # Try people who fit in almost anywhere as the extra, one matching each.
+            tried = {*left, extra}
+            candidates = [v for v in self.flexible_people() if v not in tried]
+            for extra in candidates[:EXTRA_CANDIDATES]:
                 rest = [v for v in everyone if v != extra]
                 option = self.with_trio(self.match(rest, edges), extra)
                 if option is not None and option.beats(best):
                     best = option
         return best
 
-    def flawed(self, option: _Option) -> bool:
-        """Whether some group of ``option`` repeats an encounter or lacks a common language."""
-        for group in option.groups:
-            pairs = list(combinations(group, 2))
-            if any(self.pair(i, j).repeat for i, j in pairs):
-                return True
-            if not _common_language([self.cards[m] for m in group]):
-                return True
-        return False
+    def match_with_spare_seat(self, edges: Sequence[tuple[int, int]]) -> tuple[_Option, int]:
+        """Pairs for everyone plus one spare seat; whoever takes it becomes the extra.
+
+        Taking the seat is worth what the person could add to a pair (their two best edges):
+        an upper bound, made exact by :meth:`with_trio` afterwards. Returns the pairs (an
+        optimal matching of everyone else) and the extra (-1 if nobody took the seat).
+        """
+        top_two: dict[int, list[int]] = {v: [] for v in range(self.n)}
+        for i, j in edges:
+            value = self.pair(i, j).value
+            for v in (i, j):
+                best = top_two[v]
+                best.append(value)
+                best.sort(reverse=True)
+                del best[2:]
+        seat = self.n
+        weighted = [(i, j, self.pair(i, j).value + 1) for i, j in edges]
+        weighted += [(v, seat, sum(best) + 1) for v, best in top_two.items() if len(best) == 2]
+        mate = max_weight_matching(self.n + 1, weighted, maxcardinality=True)
+        groups = [(i, j) for i, j in enumerate(mate[: self.n]) if j > i and j != seat]
+        value = sum(self.pair(i, j).value for i, j in groups)
+        return _Option(groups, 2 * len(groups), value), mate[seat]
+
+    def only_the_trio_is_flawed(self, option: _Option) -> bool:
+        """Whether the trio repeats an encounter or lacks a common language while every pair
+        is fine: then another extra may fix it (if pairs are flawed too, the room is simply
+        hard, and more tries would cost time for nothing)."""
+        flawed = [self.flawed_group(g) for g in option.groups]
+        trio = [f for g, f in zip(option.groups, flawed, strict=True) if len(g) == 3]
+        pairs = [f for g, f in zip(option.groups, flawed, strict=True) if len(g) == 2]
+        return any(trio) and not any(pairs)
+
+    def flawed_group(self, group: Sequence[int]) -> bool:
+        """Whether a group repeats an encounter or lacks a common language."""
+        if any(self.pair(i, j).repeat for i, j in combinations(group, 2)):
+            return True
+        return not _common_language([self.cards[m] for m in group])
 
     def flexible_people(self) -> list[int]:
         """People ordered by how easily they fit into any group: many partners they can talk
@@ -533,16 +607,30 @@ class _Pool:
         for i, card in enumerate(self.cards):
             for topic in sorted(card.topics):
                 postings.setdefault(topic, []).append(i)
+        # Ranking candidates needs only the score, not reasons and tiers: computed inline,
+        # because co-holders of phrases are many more than the edges finally kept.
+        rare = {topic: RARE_SHARED_BONUS * self.rarity(topic) for topic in postings}
+        order = list(range(self.n))
+        self.rng.shuffle(order)
+        rank = {v: position for position, v in enumerate(order)}  # seeded tie-break
         edges: set[tuple[int, int]] = set()
         for i, card in enumerate(self.cards):
-            near: set[int] = set()
+            scores: dict[int, float] = {}
             for topic in sorted(card.topics):
                 holders = postings[topic]
-                if len(holders) <= MAX_POSTING:
-                    near.update(holders)
+                if len(holders) > MAX_POSTING:
+                    continue
+                i_asks, i_tells = topic in card.curious, topic in card.tells
+                for j in holders:
+                    other = self.cards[j]
+                    j_asks = i_tells and topic in other.curious
+                    complementary = (i_asks and topic in other.tells) != j_asks
+                    base = COMPLEMENTARY_WEIGHT if complementary else SHARED_WEIGHT
+                    scores[j] = scores.get(j, 0.0) + base + rare[topic]
+            scores.pop(i, None)
             ranked = sorted(
-                (j for j in near if self.allowed(i, j)),
-                key=lambda j: (-self.pair(i, j).value, j),
+                (j for j in scores if self.allowed(i, j)),
+                key=lambda j: (not self.clean(i, j), -scores[j], rank[j]),
             )
             edges.update((min(i, j), max(i, j)) for j in ranked[:CANDIDATES_PER_PERSON])
 
@@ -567,15 +655,20 @@ class _Pool:
 
     def clean(self, i: int, j: int) -> bool:
         """A pair that breaks no soft goal: a common language and no earlier encounter."""
-        facts = self.pair(i, j)
-        return facts.language_ok and not facts.repeat
+        pair = (i, j) if i < j else (j, i)
+        return pair not in self.last_met and _common_language((self.cards[i], self.cards[j]))
 
     def repair(
         self, option: _Option, edges: list[tuple[int, int]]
     ) -> tuple[_Option, list[tuple[int, int]]]:
         """Give everyone the sparse graph served badly (left out, a repeat, no common
         language) all their edges, and match again: any improvement that swaps such a
-        person's partner is then within reach."""
+        person's partner is then within reach.
+
+        If people are still left out, blocks (or a tiny pool) made the sparse graph too thin,
+        and the complete graph decides: slow for hundreds of people, but it only happens
+        when placing everyone is in doubt, and a person must never be dropped to save time.
+        """
         placed = {m for g in option.groups for m in g}
         troubled = sorted(
             {v for v in range(self.n) if v not in placed}
@@ -587,7 +680,11 @@ class _Pool:
             (min(t, j), max(t, j)) for t in troubled for j in range(self.n) if self.allowed(t, j)
         }
         edges = sorted(set(edges) | extra)
-        repaired = self.match(list(range(self.n)), edges)
+        everyone = list(range(self.n))
+        repaired = self.match(everyone, edges)
+        if repaired.placed < self.n - self.n % 2:
+            edges = self.all_edges(everyone)
+            repaired = self.match(everyone, edges)
         return (repaired if repaired.beats(option) else option), edges
 
     # --- the result ------------------------------------------------------------------------

@@ -30,7 +30,7 @@ from types import MappingProxyType
 
 import yaml
 
-__all__ = ["AliasError", "aliases", "display", "normalise", "normalise_all"]
+__all__ = ["AliasError", "aliases", "display", "normalise", "normalise_all", "parse_aliases"]
 
 # Latin letters that have no decomposition, spelled the way they are usually transliterated.
 _LATIN_EXTRA = str.maketrans(
