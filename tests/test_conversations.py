@@ -286,3 +286,18 @@ async def test_icebreaker_command_gives_the_group_a_new_prompt(chat: Chat) -> No
     fresh = chat.inbox("@ben")[-1]
     assert fresh.startswith("A fresh icebreaker: ")
     assert first not in fresh
+
+
+async def test_previewing_the_next_round_while_one_runs_then_starting_ends_the_first(
+    chat: Chat,
+) -> None:
+    """Preview during round 1, then start: round 1 ends and round 2 starts with new partners."""
+    await six_people(chat)
+    await chat("@orga", "round start")
+    chat.tick()
+    preview = await chat("@orga", "round preview")
+    assert "Preview of round 2" in preview
+    started = await chat("@orga", "round start")
+    assert "Round 1 is over." in started and "Round 2 has started" in started
+    assert "No round is running" not in await chat("@orga", "round end")
+    assert "No round is running" in await chat("@orga", "round end")

@@ -301,6 +301,18 @@ async def test_latest_round_is_the_highest_numbered_whatever_its_state(store: St
     assert latest == second
 
 
+async def test_running_round_is_found_beside_a_newer_preview(store: Store) -> None:
+    """running_round finds the round people are in, even when the next one is previewed."""
+    async with store.transaction() as tx:
+        meetup = await lisbon_meetup(tx)
+        assert await tx.running_round(meetup.id) is None
+        first = await tx.create_round(meetup.id, 1, [], RoundState.RUNNING)
+        await tx.create_round(meetup.id, 2, [], RoundState.PREVIEW)
+        assert await tx.running_round(meetup.id) == first
+        await tx.set_round_state(first.id, RoundState.DONE)
+        assert await tx.running_round(meetup.id) is None
+
+
 async def test_round_state_changes_are_stored(store: Store) -> None:
     """preview → running → done reads back each time."""
     async with store.transaction() as tx:

@@ -123,6 +123,9 @@ class StoreTx(Protocol):
     async def latest_round(self, meetup_id: int) -> Round | None:
         """The meetup's highest-numbered round, whatever its state."""
 
+    async def running_round(self, meetup_id: int) -> Round | None:
+        """The meetup's RUNNING round, if any (a newer PREVIEW may exist beside it)."""
+
     async def set_round_state(self, round_id: int, state: RoundState) -> None:
         """Moving to RUNNING or DONE counts the groups' ``icebreaker_id`` as used."""
 

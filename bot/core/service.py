@@ -234,9 +234,10 @@ class Service:
             latest = await tx.latest_round(meetup.id)
             notes: list[str] = []
             ended: Round | None = None
-            if start and latest is not None and latest.state is RoundState.RUNNING:
-                await tx.set_round_state(latest.id, RoundState.DONE)
-                ended = latest
+            running = await tx.running_round(meetup.id)
+            if start and running is not None:
+                await tx.set_round_state(running.id, RoundState.DONE)
+                ended = running
             preview = latest if latest is not None and latest.state is RoundState.PREVIEW else None
             if start and preview is not None and _same_people(preview, keys):
                 rnd = preview  # start exactly what the organizer saw
@@ -244,12 +245,14 @@ class Service:
                 if start and preview is not None:
                     notes.append(t("messages.round.repaired_since_preview"))
                 seed = self.new_seed()
-                groups, unplaced = await self._pair(tx, keys, members, seed, now)
+                groups = await self._pair(tx, keys, members, seed, now)
                 if preview is not None:
                     rnd = await tx.replace_round_groups(preview.id, seed, groups)
                 else:
                     rnd = await tx.create_round(meetup.id, seed, groups, RoundState.PREVIEW)
-                for key in unplaced:
+            placed = {k for g in rnd.groups for k in g.members}
+            for key in keys:
+                if key not in placed:
                     notes.append(t("messages.round.unplaced", name=_name(members, key)))
             if not start:
                 log.info(
@@ -273,7 +276,8 @@ class Service:
         members: dict[str, Member],
         seed: int,
         now: datetime,
-    ) -> tuple[tuple[Group, ...], tuple[str, ...]]:
+    ) -> tuple[Group, ...]:
+        """Pair the attendees; whoever the groups leave out is reported by the caller."""
         cards = await tx.get_cards(keys)
         people = [
             Person(
@@ -288,7 +292,7 @@ class Service:
         history = await tx.past_encounters(keys)
         blocks = await tx.blocks_among(keys)
         result = pair(people, seed=seed, history=history, blocks=blocks, now=now)
-        return result.groups, result.unplaced
+        return result.groups
 
     async def _start(
         self,
@@ -388,8 +392,8 @@ class Service:
             return [Reply(t("messages.round.not_in_dm"), private=True)]
         async with self.store.transaction() as tx:
             meetup = await tx.find_meetup(ev.community_id, ev.room)
-            latest = await tx.latest_round(meetup.id) if meetup else None
-            if meetup is None or latest is None or latest.state is not RoundState.RUNNING:
+            latest = await tx.running_round(meetup.id) if meetup else None
+            if meetup is None or latest is None:
                 return [Reply(t("messages.round.none_running"), private=True)]
             await tx.set_round_state(latest.id, RoundState.DONE)
             await tx.enqueue(

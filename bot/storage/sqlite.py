@@ -493,6 +493,13 @@ class _SqliteTx:
         )
         return None if row is None else await self.get_round(row["id"])
 
+    async def running_round(self, meetup_id: int) -> Round | None:
+        row = await self._one(
+            "SELECT id FROM rounds WHERE meetup_id = ? AND state = ? ORDER BY number DESC LIMIT 1",
+            (meetup_id, RoundState.RUNNING.value),
+        )
+        return None if row is None else await self.get_round(row["id"])
+
     async def set_round_state(self, round_id: int, state: RoundState) -> None:
         changed = await self._run(
             "UPDATE rounds SET state = ? WHERE id = ?", (RoundState(state).value, round_id)
