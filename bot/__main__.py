@@ -117,6 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    # aiosqlite logs every statement with its parameters at DEBUG: that would put note text
+    # and curiosity cards into the logs, which Funkel promises never to do.
+    logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.root.level))
     try:
         return _run(args)
     except (ConfigError, StoreError) as exc:

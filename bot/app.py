@@ -94,7 +94,11 @@ async def console_session(
                 adapter.remember(event)
                 if not prompt:
                     adapter.show_input(event)
-                replies = await app.service.handle(event)
-                adapter.show_replies(event, replies)
-                await deliverer.deliver_pending()
+                try:
+                    replies = await app.service.handle(event)
+                    adapter.show_replies(event, replies)
+                    await deliverer.deliver_pending()
+                except StoreError as exc:
+                    # e.g. another process holds the database lock: say so, keep the session.
+                    out.write(f"  Could not do that right now: {exc}. Try the line again.\n")
         out.flush()

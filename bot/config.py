@@ -175,7 +175,7 @@ def _read_yaml(path: Path, source: str) -> Any:
     except FileNotFoundError:
         raise ConfigError(
             f"config file not found: {source} — copy config.example.yaml to {source} and "
-            "edit it (or pass --config PATH)"
+            "edit it, or give the path of your config file"
         ) from None
     except IsADirectoryError:
         raise ConfigError(f"{source} is a folder, not a config file") from None

@@ -23,6 +23,7 @@ from bot.core.delivery import Deliverer
 from bot.core.events import CommandReceived, Reply
 from bot.core.i18n import use_prefix
 from bot.core.models import MemberRef, OutboxMessage, Round, TargetKind
+from bot.core.ports import StoreError
 
 ORGANIZER = "mira"
 ORGANIZER_NAME = "Mira"
@@ -109,6 +110,11 @@ class DemoChat:
 
 
 async def run_demo(out: TextIO, *, db: str | None, seed: int, language: str) -> int:
+    if db is not None and Path(db).exists():
+        raise StoreError(
+            f"the demo needs a new database, and {db} already exists — "
+            "pass another --db path, or leave --db out to use a temporary file"
+        )
     with tempfile.TemporaryDirectory(prefix="funkel-demo-") as tmp:
         path = db or str(Path(tmp) / "demo.sqlite3")
         config = default_config(database=path)
@@ -129,7 +135,7 @@ async def _night(chat: DemoChat, path: str, language: str) -> int:
     people, late = load_sample()
     out = chat.out
     out.write(
-        f"Funkel demo: a meetup night in {ROOM_NAME}, {len(people)} attendees, "
+        f"Funkel demo: a meetup night at “{ROOM_NAME}” with {len(people)} attendees and "
         f"{ROUNDS} rounds.\nEverything below runs through the real bot and the SQLite "
         f"database {path}.\n"
     )

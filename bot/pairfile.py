@@ -777,7 +777,7 @@ def format_text(out: PairOutput) -> str:
             lang,
             "pairfile.text.header",
             people=out.people,
-            groups=len(out.groups),
+            count=len(out.groups),
             seed=out.seed,
         )
     ]

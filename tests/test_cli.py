@@ -82,14 +82,14 @@ def test_console_reads_a_script_from_stdin(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "Round 1: you're talking with ben." in result.stdout
     assert "ben can tell you about “Lisbon”" in result.stdout
-    assert "ben at Meetup night" in result.stdout
+    assert "ben at Funkel Meetup" in result.stdout
 
 
 def test_console_explains_a_line_without_a_speaker(tmp_path: Path) -> None:
     """A line that doesn't say who speaks gets an explanation, and the session goes on."""
     result = funkel("console", "--db", str(tmp_path / "c.sqlite3"), stdin="join\n@anna join\n")
     assert "Start each line with who is speaking" in result.stdout
-    assert "Welcome to Meetup night, anna" in result.stdout
+    assert "Welcome to Funkel Meetup, anna" in result.stdout
 
 
 def test_unwritable_database_path_is_a_clear_error(tmp_path: Path) -> None:
@@ -148,3 +148,31 @@ def test_pair_bad_file_names_row_and_field(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "people.csv, row 3" in result.stderr and "name" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_debug_logs_never_contain_notes_or_cards(tmp_path: Path) -> None:
+    """Even at DEBUG, the log holds no card phrase and no note text."""
+    script = "\n".join(
+        [
+            "@anna join",
+            "@anna card curious SECRETPHRASE",
+            "@ben join",
+            "@orga round start",
+            "@anna dm note @ben SECRETNOTE",
+        ]
+    )
+    result = funkel(
+        "--log-level", "DEBUG", "console", "--db", str(tmp_path / "l.sqlite3"), stdin=script
+    )
+    assert result.returncode == 0
+    assert "SECRETNOTE" in result.stdout or "Saved your note" in result.stdout
+    assert "SECRET" not in result.stderr
+
+
+def test_demo_refuses_to_reuse_an_existing_database(tmp_path: Path) -> None:
+    """The demo never mixes its sample night into an existing database."""
+    existing = tmp_path / "real.sqlite3"
+    existing.write_bytes(b"")
+    result = funkel("demo", "--db", str(existing))
+    assert result.returncode == 2
+    assert "already exists" in result.stderr

@@ -55,7 +55,7 @@ async def test_a_round_with_fewer_than_two_people_says_so(chat: Chat) -> None:
     """With one person present the organizer is told how many joined and what to do."""
     await fill(chat, "@anna", "Lisbon", "")
     reply = await chat("@orga", "round start")
-    assert "at least 2 people" in reply and "1 have joined" in reply
+    assert "at least 2 people" in reply and "only one has joined" in reply
 
 
 async def test_each_member_gets_partner_reason_and_icebreaker(chat: Chat) -> None:
@@ -301,3 +301,96 @@ async def test_previewing_the_next_round_while_one_runs_then_starting_ends_the_f
     assert "Round 1 is over." in started and "Round 2 has started" in started
     assert "No round is running" not in await chat("@orga", "round end")
     assert "No round is running" in await chat("@orga", "round end")
+
+
+async def test_a_block_made_after_the_preview_is_respected_at_start(chat: Chat) -> None:
+    """Blocking someone after the preview re-pairs the round; the block always holds."""
+    await fill(chat, "@anna", "Lisbon", "")
+    await fill(chat, "@ben", "", "Lisbon")
+    await fill(chat, "@carla", "knitting", "")
+    await fill(chat, "@dev", "", "knitting")
+    preview = await chat("@orga", "round preview")
+    assert "anna and ben" in preview
+    await chat("@anna", "block @ben", dm=True)
+    started = await chat("@orga", "round start")
+    assert "paired everyone again" in started
+    assert "ben" not in partner_line(chat.inbox("@anna")[0])
+
+
+async def test_forget_me_after_the_preview_leaves_nobody_alone(chat: Chat) -> None:
+    """Someone who forgets themselves after the preview is not in the round; nobody is alone."""
+    for who in ("@anna", "@ben", "@carla", "@dev"):
+        await chat(who, "join")
+    await chat("@orga", "round preview")
+    await chat("@ben", "forget me", dm=True)
+    await chat("@orga", "round start")
+    assert chat.inbox("@ben") == []
+    for who in ("@anna", "@carla", "@dev"):
+        header = partner_line(chat.inbox(who)[0])
+        assert header.endswith(".") and "with ." not in header
+
+
+async def test_a_preview_with_someone_unplaced_starts_exactly_as_shown(chat: Chat) -> None:
+    """When blocks leave someone out, the preview still starts unchanged and they are told."""
+    for who in ("@anna", "@ben", "@carla"):
+        await chat(who, "join")
+    await chat("@anna", "block @ben", dm=True)
+    await chat("@anna", "block @carla", dm=True)
+    preview = await chat("@orga", "round preview")
+    assert "anna would not be placed" in preview
+    started = await chat("@orga", "round start")
+    assert "paired everyone again" not in started
+    assert "I could not place anna" in started
+    told = chat.inbox("@anna")
+    assert len(told) == 1 and "couldn't find you a partner" in told[0]
+    assert "block" not in told[0].lower() and "asked not to" not in told[0]
+
+
+async def test_a_round_where_nobody_can_be_paired_is_not_started(chat: Chat) -> None:
+    """Two people who must not meet: the organizer is told, and no round is announced."""
+    await chat("@anna", "join")
+    await chat("@ben", "join")
+    await chat("@anna", "block @ben", dm=True)
+    reply = await chat("@orga", "round start")
+    assert "Nobody here can be paired" in reply
+    assert chat.room() == [] and chat.inbox("@ben") == []
+
+
+async def test_recall_shows_each_note_once_however_often_we_met(chat: Chat) -> None:
+    """Meeting the same person in two rounds lists both times but my note only once."""
+    await fill(chat, "@anna", "Lisbon", "")
+    await fill(chat, "@ben", "", "Lisbon")
+    await chat("@orga", "round start")
+    chat.tick(60 * 24 * 60)  # two months later: a repeat is allowed when nobody else is here
+    await chat("@orga", "round start")
+    await chat("@anna", "note @ben knows every tram line", dm=True)
+    recall = await chat("@anna", "met", dm=True)
+    assert recall.count("ben at Test meetup") == 2
+    assert recall.count("knows every tram line") == 1
+
+
+async def test_a_trio_remembers_who_shared_what(chat: Chat) -> None:
+    """In a trio, "met Lisbon" finds the person I share Lisbon with, not the third one."""
+    await fill(chat, "@anna", "Lisbon", "")
+    await fill(chat, "@ben", "", "Lisbon")
+    await fill(chat, "@carla", "", "origami")
+    await chat("@orga", "round start")
+    assert "group of three" in partner_line(chat.inbox("@anna")[0])
+    recall = await chat("@anna", "met Lisbon", dm=True)
+    assert "ben at Test meetup" in recall and "carla" not in recall
+
+
+async def test_commas_in_a_card_get_a_friendly_tip(chat: Chat) -> None:
+    """Phrases separated by commas are kept, and the reply explains to use semicolons."""
+    reply = await chat("@anna", "card curious Lisbon, Porto, Paris")
+    assert "Lisbon, Porto, Paris" in reply
+    assert "separate phrases with “;”" in reply
+
+
+async def test_a_display_name_like_everyone_never_pings_the_room(chat: Chat) -> None:
+    """Someone named "everyone" is never echoed as a room-wide @everyone."""
+    await fill(chat, "@everyone", "Lisbon", "")
+    await fill(chat, "@ben", "", "Lisbon")
+    await chat("@orga", "round start")
+    everything = "\n".join([*chat.inbox("@ben"), *chat.room()])
+    assert "everyone" in everything and "@everyone" not in everything

@@ -465,7 +465,7 @@ def test_text_output_reads_like_a_printout() -> None:
     attendees = [Attendee("Anna", ("Lisbon",)), Attendee("Ben", ("Lisbon",))]
     lines = format_text(run_pair(attendees, seed=5, language="en")).splitlines()
     assert lines[0] == (
-        "2 people in 1 groups. Seed 5: run again with --seed 5 to get exactly these groups."
+        "2 people in one group. Seed 5: run again with --seed 5 to get exactly this group."
     )
     assert lines[2] in ("Group 1 — Anna & Ben", "Group 1 — Ben & Anna")
     assert lines[3] == "  Why: You both put “Lisbon” on your cards."

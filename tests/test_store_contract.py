@@ -3,16 +3,20 @@
 Tests talk to the ``Store`` protocol only. ``make_store`` builds a store on fresh, empty
 backing storage (parametrised by backend: SQLite today, PostgreSQL later); calling it again
 gives a second store on the *same* storage, for reopen tests. Assertions never rely on one
-engine's quirks.
+engine's quirks. The one exception is ``stored_outbox``: what the port keeps but never hands
+back (sent messages, delivery errors) is read from each backend's storage directly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import closing
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,13 +98,46 @@ def message(text: str = "Ann, meet Ben.", target: str = "room-1") -> NewOutboxMe
     return NewOutboxMessage("guild-1", TargetKind.ROOM, target, "pairing", text)
 
 
-async def met(store: Store, *groups: Group, at: datetime = START) -> int:
+async def met(
+    store: Store,
+    *groups: Group,
+    at: datetime = START,
+    topics: Mapping[frozenset[str], Sequence[str]] | None = None,
+) -> int:
     """Run a round with ``groups`` in the Lisbon meetup and record its encounters."""
     async with store.transaction() as tx:
         meetup = await lisbon_meetup(tx)
         round_ = await tx.create_round(meetup.id, 7, groups, RoundState.RUNNING)
-        await tx.record_encounters(round_.id, at)
+        await tx.record_encounters(round_.id, at, topics)
     return round_.id
+
+
+def pair(a: MemberRef, b: MemberRef) -> frozenset[str]:
+    return frozenset((a.key, b.key))
+
+
+async def round_created_at(
+    store: Store, clock: TickingClock, when: datetime, state: RoundState, *groups: Group
+) -> int:
+    """A round of the Lisbon meetup created at ``when`` (by the store's clock)."""
+    clock.now = when
+    async with store.transaction() as tx:
+        meetup = await lisbon_meetup(tx)
+        round_ = await tx.create_round(meetup.id, 1, groups, state)
+    return round_.id
+
+
+def stored_outbox(store: Store) -> list[dict[str, Any]]:
+    """Every outbox row as stored, sent or not: the port hands out pending messages only."""
+    if isinstance(store, SqliteStore):
+        with closing(sqlite3.connect(store.path)) as conn:
+            conn.row_factory = sqlite3.Row
+            rows = conn.execute(
+                "SELECT id, target, text, payload, sent_at, attempts, last_error"
+                " FROM outbox ORDER BY id"
+            ).fetchall()
+        return [dict(row) for row in rows]
+    raise AssertionError(f"no way to read the outbox of {type(store).__name__}")
 
 
 # --- communities and members ---------------------------------------------------------------
@@ -366,6 +403,37 @@ async def test_record_encounters_writes_every_pair_of_a_trio(store: Store) -> No
     }
 
 
+async def test_record_encounters_gives_each_pair_of_a_trio_only_what_it_shares(
+    store: Store,
+) -> None:
+    """In a trio, a topic two of them share is recorded for that pair, not for all three."""
+    trio = group(ANN, BEN, CAT, topics=("sourdough", "Lisbon"))
+    await met(store, trio, topics={pair(ANN, BEN): ["sourdough"], pair(CAT, ANN): ("Lisbon",)})
+    async with store.transaction() as tx:
+        encounters = await tx.encounters_of(ANN)
+    assert {(e.other, e.topics) for e in encounters} == {
+        (BEN.key, ("sourdough",)),
+        (CAT.key, ("Lisbon",)),
+    }
+
+
+async def test_record_encounters_gives_no_topics_to_a_pair_missing_from_topics(
+    store: Store,
+) -> None:
+    """A pair the mapping leaves out shares nothing, even when the group has reason topics."""
+    trio = group(ANN, BEN, CAT, topics=("sourdough",))
+    await met(store, trio, topics={pair(ANN, BEN): ["sourdough"]})
+    async with store.transaction() as tx:
+        encounters = await tx.encounters_of(CAT)
+    assert {(e.other, e.topics) for e in encounters} == {(ANN.key, ()), (BEN.key, ())}
+
+
+async def test_record_encounters_refuses_a_bare_string_as_a_pairs_topics(store: Store) -> None:
+    """A string is not a list of phrases; it would be recorded letter by letter."""
+    with pytest.raises(ValueError):
+        await met(store, group(ANN, BEN), topics={pair(ANN, BEN): "sourdough"})
+
+
 async def test_recording_a_round_twice_does_not_double_its_encounters(store: Store) -> None:
     """record_encounters is safe to repeat after a crash."""
     round_id = await met(store, group(ANN, BEN))
@@ -621,6 +689,56 @@ async def test_forget_member_drops_messages_addressed_to_them(store: Store) -> N
     assert [m.id for m in pending] == [room_id]
 
 
+async def test_forget_member_drops_sent_messages_to_others_that_name_them(store: Store) -> None:
+    """After "forget me", no sent message keeps their key or name, whoever it went to."""
+    payload = {"group": [BEN.key, CAT.key], "partners": [BEN.key], "partner_names": ["Ben"]}
+    async with store.transaction() as tx:
+        to_cat = await tx.enqueue(
+            NewOutboxMessage("guild-1", TargetKind.MEMBER, CAT.key, "pairing", "Meet Ben", payload)
+        )
+        to_room = await tx.enqueue(
+            NewOutboxMessage("guild-1", TargetKind.ROOM, "room-1", "x", "Ben", {"who": BEN.key})
+        )
+        unrelated = await tx.enqueue(message("Round 1 started"))
+        for message_id in (to_cat, to_room, unrelated):
+            await tx.mark_sent(message_id, START)
+        await tx.forget_member(BEN)
+    rows = stored_outbox(store)
+    assert [row["id"] for row in rows] == [unrelated]
+    assert not any(BEN.key in row["payload"] or "Ben" in row["payload"] for row in rows)
+
+
+async def test_forget_member_keeps_pending_messages_to_others_that_name_them(
+    store: Store,
+) -> None:
+    """A message still due to someone else is delivered, even if it names them."""
+    payload = {"partners": [BEN.key], "partner_names": ["Ben"]}
+    async with store.transaction() as tx:
+        due = await tx.enqueue(
+            NewOutboxMessage("guild-1", TargetKind.MEMBER, CAT.key, "pairing", "Meet Ben", payload)
+        )
+        await tx.forget_member(BEN)
+        pending = await tx.pending_outbox()
+    assert [m.id for m in pending] == [due]
+
+
+async def test_forget_member_drops_only_messages_naming_exactly_them(store: Store) -> None:
+    """Their key matches as a whole and literally: no prefix match, no LIKE wildcards."""
+    wildcard = MemberRef("console", "b_n%")
+    others = ("console:ben", "console:b_n%2", "x:b_n%", "x:console:b_n%")
+    async with store.transaction() as tx:
+        ids = [
+            await tx.enqueue(
+                NewOutboxMessage("guild-1", TargetKind.ROOM, "room-1", "x", "hi", {"who": key})
+            )
+            for key in others
+        ]
+        for message_id in ids:
+            await tx.mark_sent(message_id, START)
+        await tx.forget_member(wildcard)
+    assert [row["id"] for row in stored_outbox(store)] == ids
+
+
 async def test_purge_older_than_removes_old_notes_encounters_and_sent_messages(
     store: Store, clock: TickingClock
 ) -> None:
@@ -648,6 +766,75 @@ async def test_purge_older_than_removes_old_notes_encounters_and_sent_messages(
     assert [n.text for n in notes] == ["new note"]
     assert [e.other for e in encounters] == [CAT.key]
     assert [m.id for m in pending] == [unsent_old]
+
+
+OLD, CUTOFF, NEW = START, START + timedelta(days=365), START + timedelta(days=400)
+
+
+async def test_purge_older_than_removes_old_done_rounds(store: Store, clock: TickingClock) -> None:
+    """A round that ended before the cutoff is gone, groups and all."""
+    old_done = await round_created_at(store, clock, OLD, RoundState.DONE, group(ANN, BEN))
+    clock.now = NEW
+    async with store.transaction() as tx:
+        await tx.purge_older_than(CUTOFF)
+        assert await tx.get_round(old_done) is None
+
+
+async def test_purge_older_than_keeps_previews_running_and_newer_done_rounds(
+    store: Store, clock: TickingClock
+) -> None:
+    """Only old DONE rounds go: an old preview or running round stays, as does a new one."""
+    kept = [
+        await round_created_at(store, clock, OLD, RoundState.PREVIEW, group(ANN, BEN)),
+        await round_created_at(store, clock, OLD, RoundState.RUNNING, group(CAT, DAN)),
+        await round_created_at(store, clock, NEW, RoundState.DONE, group(ANN, CAT)),
+    ]
+    async with store.transaction() as tx:
+        await tx.purge_older_than(CUTOFF)
+        rounds = [await tx.get_round(round_id) for round_id in kept]
+    assert [r.id if r else None for r in rounds] == kept
+    assert [len(r.groups) if r else 0 for r in rounds] == [1, 1, 1]
+
+
+async def test_purge_older_than_counts_a_round_with_its_groups_and_memberships(
+    store: Store, clock: TickingClock
+) -> None:
+    """A DONE round of a trio and a pair is 1 round + 2 groups + 5 memberships = 8 rows."""
+    await round_created_at(
+        store, clock, OLD, RoundState.DONE, group(ANN, BEN, CAT), group(DAN, EVE)
+    )
+    async with store.transaction() as tx:
+        assert await tx.purge_older_than(CUTOFF) == 8
+        assert await tx.purge_older_than(CUTOFF) == 0
+
+
+async def test_purge_older_than_removes_an_encounter_with_its_round(
+    store: Store, clock: TickingClock
+) -> None:
+    """An encounter of a purged round goes with it, even if recorded after the cutoff."""
+    round_id = await round_created_at(store, clock, OLD, RoundState.DONE, group(ANN, BEN))
+    async with store.transaction() as tx:
+        await tx.record_encounters(round_id, NEW)
+    async with store.transaction() as tx:
+        await tx.purge_older_than(CUTOFF)
+        encounters = await tx.encounters_of(ANN)
+        met_before = await tx.have_met(ANN, BEN)
+    assert (encounters, met_before) == ([], False)
+
+
+async def test_purge_older_than_removes_old_icebreaker_uses(
+    store: Store, clock: TickingClock
+) -> None:
+    """A prompt a group was given before the cutoff may be given to them again."""
+    old_pair = Group((ANN.key, BEN.key), icebreaker_id="shared.city.1")
+    new_pair = Group((CAT.key, DAN.key), icebreaker_id="shared.city.2")
+    await round_created_at(store, clock, OLD, RoundState.RUNNING, old_pair)
+    await round_created_at(store, clock, NEW, RoundState.RUNNING, new_pair)
+    async with store.transaction() as tx:
+        await tx.purge_older_than(CUTOFF)
+        old_used = await tx.used_icebreakers(old_pair.key)
+        new_used = await tx.used_icebreakers(new_pair.key)
+    assert (old_used, new_used) == (set(), {"shared.city.2"})
 
 
 # --- outbox --------------------------------------------------------------------------------
@@ -694,6 +881,49 @@ async def test_mark_sent_removes_a_message_from_pending(store: Store) -> None:
         await tx.mark_sent(sent, START)
         pending = await tx.pending_outbox()
     assert [m.id for m in pending] == [kept]
+
+
+async def test_record_failure_counts_the_attempts(store: Store) -> None:
+    """Each failed attempt adds one; the count is per message."""
+    async with store.transaction() as tx:
+        first = await tx.enqueue(message("one"))
+        second = await tx.enqueue(message("two"))
+        counts = [
+            await tx.record_failure(first, "timeout"),
+            await tx.record_failure(first, "timeout"),
+            await tx.record_failure(second, "timeout"),
+        ]
+    assert counts == [1, 2, 1]
+
+
+async def test_record_failure_on_a_message_that_is_gone_returns_zero(store: Store) -> None:
+    """A message deleted meanwhile (forgotten, purged) is no error; nothing is counted."""
+    async with store.transaction() as tx:
+        await tx.enqueue(NewOutboxMessage("guild-1", TargetKind.MEMBER, ANN.key, "dm", "Hi"))
+        (gone,) = await tx.pending_outbox()
+        await tx.forget_member(ANN)
+        assert await tx.record_failure(gone.id, "forbidden") == 0
+
+
+async def test_a_failed_message_stays_pending_until_marked_sent(store: Store) -> None:
+    """A failure does not drop a message; the delivery worker gives up by marking it sent."""
+    async with store.transaction() as tx:
+        message_id = await tx.enqueue(message())
+        await tx.record_failure(message_id, "timeout")
+        still_pending = [m.id for m in await tx.pending_outbox()]
+        await tx.mark_sent(message_id, START)
+        after_giving_up = await tx.pending_outbox()
+    assert (still_pending, after_giving_up) == ([message_id], [])
+
+
+async def test_record_failure_keeps_the_latest_error_cut_short(store: Store) -> None:
+    """The last error is kept, at most 300 characters of it."""
+    async with store.transaction() as tx:
+        message_id = await tx.enqueue(message())
+        await tx.record_failure(message_id, "first")
+        await tx.record_failure(message_id, "é" * 299 + "🎉" + "overflow")
+    (row,) = stored_outbox(store)
+    assert (row["attempts"], row["last_error"]) == (2, "é" * 299 + "🎉")
 
 
 # --- transactions and durability -----------------------------------------------------------

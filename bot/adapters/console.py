@@ -22,10 +22,10 @@ from bot.core.models import MemberRef, OutboxMessage, TargetKind
 PLATFORM = "console"
 COMMUNITY_ID = "console:default"
 ROOM = "meetup"
-ROOM_NAME = "Meetup night"
+ROOM_NAME = "Funkel Meetup"
 BOT_NAME = "funkel"
 
-_LINE = re.compile(r"^@(?P<who>[^\s:>]+)[:>]?\s*(?P<dm>dm\s+)?(?P<text>.*)$", re.DOTALL)
+_LINE = re.compile(r"^@(?P<who>[^\s:>]+)[:>]?\s*(?P<dm>dm(?:\s+|$))?(?P<text>.*)$", re.DOTALL)
 
 OnEvent = Callable[[Event], Awaitable[list[Reply]]]
 

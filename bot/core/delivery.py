@@ -11,15 +11,19 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from bot.core.models import OutboxMessage
 from bot.core.ports import Store
+from bot.core.text import neutralise_mentions
 
 log = logging.getLogger(__name__)
 
 Send = Callable[[OutboxMessage], Awaitable[None]]
+# A message that keeps failing is given up after this many tries (and logged), so one bad
+# message can never hold up everyone else's.
+MAX_ATTEMPTS = 5
 Progress = Callable[[int], None]
 
 
@@ -40,24 +44,50 @@ class Deliverer:
         self._wake.set()
 
     async def deliver_pending(self, progress: Progress | None = None) -> int:
-        """Send every pending message, oldest first. Returns how many were sent."""
+        """Send every pending message, oldest first. Returns how many were sent.
+
+        A message whose sending raises is retried on later passes (not in this one, so one
+        bad message never blocks the queue); after ``MAX_ATTEMPTS`` it is given up and logged.
+        """
         sent = 0
+        failed_this_pass: set[int] = set()
         while True:
             async with self.store.transaction() as tx:
-                pending = await tx.pending_outbox(self.batch)
-            if not pending:
+                pending = await tx.pending_outbox(self.batch + len(failed_this_pass))
+            todo = [m for m in pending if m.id not in failed_this_pass]
+            if not todo:
                 return sent
-            for message in pending:
+            for message in todo:
                 try:
-                    await self.send(message)
+                    # Defence in depth: no delivered text can ping a whole room.
+                    await self.send(replace(message, text=neutralise_mentions(message.text)))
+                except asyncio.CancelledError:
+                    raise
                 except DeliveryFailed as exc:
-                    # Marked so a permanent refusal does not block the queue forever; the
-                    # adapter reports who could not be reached.
-                    log.warning(
-                        "outbox %s to a %s not deliverable: %s",
+                    # Permanent (e.g. closed DMs): marked done so it never blocks the queue;
+                    # the adapter reports who could not be reached.
+                    log.warning("outbox %s (%s) not deliverable: %s", message.id, message.kind, exc)
+                except Exception as exc:
+                    reason = f"{type(exc).__name__}: {exc}"
+                    async with self.store.transaction() as tx:
+                        attempts = await tx.record_failure(message.id, reason)
+                    if attempts < MAX_ATTEMPTS:
+                        log.warning(
+                            "outbox %s (%s) failed, attempt %d of %d: %s",
+                            message.id,
+                            message.kind,
+                            attempts,
+                            MAX_ATTEMPTS,
+                            reason,
+                        )
+                        failed_this_pass.add(message.id)
+                        continue
+                    log.error(
+                        "outbox %s (%s) given up after %d attempts: %s",
                         message.id,
-                        message.target_kind,
-                        exc,
+                        message.kind,
+                        attempts,
+                        reason,
                     )
                 async with self.store.transaction() as tx:
                     await tx.mark_sent(message.id, self.clock())

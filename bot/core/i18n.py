@@ -100,9 +100,9 @@ def t(key: str, /, **params: object) -> str:
     Missing keys fall back to English so a half-translated catalog never breaks a reply.
     """
     lang = _locale.get()
-    template = catalog(lang).get(key)
+    template = _lookup(catalog(lang), key, params)
     if template is None:
-        template = catalog(DEFAULT_LANGUAGE).get(key)
+        template = _lookup(catalog(DEFAULT_LANGUAGE), key, params)
     if template is None:
         raise MissingCopy(key)
     values = _Params(params)
@@ -114,6 +114,16 @@ def t_in(language: str | None, key: str, /, **params: object) -> str:
     """Like ``t`` but for an explicit language (e.g. a DM in the recipient's language)."""
     with use_language(language):
         return t(key, **params)
+
+
+def _lookup(messages: Mapping[str, str], key: str, params: Mapping[str, object]) -> str | None:
+    """The template for ``key``; for a plural message (``key.one`` / ``key.other``) the form
+    that fits ``params["count"]``. English and German share the rule: one is 1, else other."""
+    if key in messages:
+        return messages[key]
+    count = params.get("count")
+    form = "one" if count == 1 else "other"
+    return messages.get(f"{key}.{form}")
 
 
 class _Params(dict[str, object]):

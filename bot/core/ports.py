@@ -13,7 +13,7 @@ contract test suite.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Any, Protocol
@@ -129,10 +129,16 @@ class StoreTx(Protocol):
     async def set_round_state(self, round_id: int, state: RoundState) -> None:
         """Moving to RUNNING or DONE counts the groups' ``icebreaker_id`` as used."""
 
-    async def record_encounters(self, round_id: int, at: datetime) -> None:
+    async def record_encounters(
+        self,
+        round_id: int,
+        at: datetime,
+        topics: Mapping[frozenset[str], Sequence[str]] | None = None,
+    ) -> None:
         """Write every pair within every group of the round as an encounter at ``at``, with
-        the members' display names now and the group's reason topics. Repeating it for the
-        same round adds nothing."""
+        the members' display names now. ``topics`` gives what each pair (a frozenset of two
+        member keys) shares; a pair missing from it gets no topics. Without ``topics``, the
+        group's reason topics are used. Repeating it for the same round adds nothing."""
 
     async def past_encounters(self, keys: Iterable[str]) -> list[PastEncounter]:
         """Encounters where both members are among ``keys`` (what repeat-avoidance reads),
@@ -197,9 +203,10 @@ class StoreTx(Protocol):
         the prompt history of every group they were in."""
 
     async def purge_older_than(self, cutoff: datetime) -> int:
-        """Retention: delete notes (by ``created_at``), encounters (by ``at``) and sent outbox
-        rows (by ``sent_at``) older than ``cutoff``; unsent messages are kept.
-        Returns the number of rows removed."""
+        """Retention: delete notes (by ``created_at``), encounters (by ``at``), sent outbox
+        rows (by ``sent_at``), DONE rounds with their groups (by ``created_at``) and
+        icebreaker uses (by ``used_at``) older than ``cutoff``; unsent messages and
+        preview/running rounds are kept. Returns the number of rows removed."""
 
     # --- outbox --------------------------------------------------------------------------
     async def enqueue(self, message: NewOutboxMessage) -> int:
@@ -207,6 +214,10 @@ class StoreTx(Protocol):
 
     async def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
         """Unsent messages, oldest first."""
+
+    async def record_failure(self, message_id: int, error: str) -> int:
+        """A delivery attempt failed: count it and keep a short reason (never the message
+        text). Returns the number of failed attempts so far (0 if the id is gone)."""
 
     async def mark_sent(self, message_id: int, at: datetime) -> None:
         """Idempotent: a second call keeps the first ``sent_at``; an id that is gone (purged,

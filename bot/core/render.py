@@ -15,13 +15,15 @@ from bot.core.models import Group, Reason, ReasonKind
 MAX_REASONS_SHOWN = 3
 
 
-def join_names(names: Sequence[str]) -> str:
-    """ "Anna", "Anna and Ben", "Anna, Ben and Carla" in the current language."""
+def join_names(names: Sequence[str], *, either: bool = False) -> str:
+    """ "Anna", "Anna and Ben", "Anna, Ben and Carla" in the current language
+    (with ``either``: "English or German")."""
     if not names:
         return ""
     if len(names) == 1:
         return names[0]
-    return t("messages.list.join", head=", ".join(names[:-1]), last=names[-1])
+    key = "messages.list.join_or" if either else "messages.list.join"
+    return t(key, head=", ".join(names[:-1]), last=names[-1])
 
 
 def reason_lines_for(group: Group, viewer: str, names: Mapping[str, str]) -> list[str]:

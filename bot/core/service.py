@@ -12,6 +12,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from itertools import combinations
 
 from bot.core import commands as cmd
 from bot.core.events import CommandReceived, Event, MemberLeft, Reply
@@ -27,11 +28,12 @@ from bot.core.models import (
     Member,
     MemberRef,
     NewOutboxMessage,
+    PastEncounter,
     Round,
     RoundState,
     TargetKind,
 )
-from bot.core.pairing import Person, pair
+from bot.core.pairing import Person, explain_score, pair
 from bot.core.phrases import normalise
 from bot.core.ports import Store, StoreTx
 from bot.core.render import (
@@ -75,8 +77,11 @@ class Service:
         with use_language(language):
             parsed = cmd.parse(event.text)
             if isinstance(parsed, cmd.ParseError):
-                return [Reply(t(parsed.key, **parsed.params), private=True)]
-            return await self._dispatch(parsed, event, settings)
+                replies = [Reply(t(parsed.key, **parsed.params), private=True)]
+            else:
+                replies = await self._dispatch(parsed, event, settings)
+        # Defence in depth: no reply can ping a whole room, whatever names it echoes.
+        return [Reply(neutralise_mentions(r.text), r.private) for r in replies]
 
     # ------------------------------------------------------------------ dispatch
     async def _dispatch(
@@ -175,7 +180,7 @@ class Service:
             card = await tx.get_card(ev.member)
             card = _with_list(card, which, tuple(phrases))
             await tx.set_card(ev.member, card)
-        return [Reply(t("messages.card.saved") + "\n" + render_card(card), private=True)]
+        return [Reply(_saved(card, phrases), private=True)]
 
     async def _card_add(self, ev: CommandReceived, which: str, phrase: str) -> list[Reply]:
         async with self.store.transaction() as tx:
@@ -192,7 +197,7 @@ class Service:
                 ]
             card = _with_list(card, which, (*current, phrase))
             await tx.set_card(ev.member, card)
-        return [Reply(t("messages.card.saved") + "\n" + render_card(card), private=True)]
+        return [Reply(_saved(card, (phrase,)), private=True)]
 
     async def _card_clear(self, ev: CommandReceived, which: str | None) -> list[Reply]:
         async with self.store.transaction() as tx:
@@ -211,8 +216,14 @@ class Service:
         with use_language(lang):
             if not codes:
                 return [Reply(t("messages.language.auto"), private=True)]
-            names = join_names([t(f"messages.language.name.{c}") for c in codes])
-            return [Reply(t("messages.language.set", languages=names), private=True)]
+            names = join_names([t(f"messages.language.name.{c}") for c in codes], either=True)
+            text = t(
+                "messages.language.set",
+                count=len(codes),
+                first=t(f"messages.language.name.{codes[0]}"),
+                languages=names,
+            )
+            return [Reply(text, private=True)]
 
     # ------------------------------------------------------------------ rounds
     def _is_organizer(self, ev: CommandReceived, settings: Settings) -> bool:
@@ -231,53 +242,56 @@ class Service:
             if len(keys) < 2:
                 return [Reply(t("messages.round.too_few", count=len(keys)), private=False)]
             members = await tx.get_members(keys)
+            pool = await self._pool(tx, keys, members, now)
             latest = await tx.latest_round(meetup.id)
-            notes: list[str] = []
-            ended: Round | None = None
-            running = await tx.running_round(meetup.id)
-            if start and running is not None:
-                await tx.set_round_state(running.id, RoundState.DONE)
-                ended = running
             preview = latest if latest is not None and latest.state is RoundState.PREVIEW else None
-            if start and preview is not None and _same_people(preview, keys):
-                rnd = preview  # start exactly what the organizer saw
-            else:
-                if start and preview is not None:
+            notes: list[str] = []
+            if start and preview is not None:
+                # Replaying the preview's seed on today's attendees, cards, blocks and history
+                # gives the same groups exactly when nothing relevant changed since the preview.
+                replay = pool.pair(preview.seed)
+                if _members_of(replay) == _members_of(preview.groups):
+                    rnd = preview
+                else:
                     notes.append(t("messages.round.repaired_since_preview"))
+                    rnd = await tx.replace_round_groups(preview.id, preview.seed, replay)
+            else:
                 seed = self.new_seed()
-                groups = await self._pair(tx, keys, members, seed, now)
+                groups = pool.pair(seed)
                 if preview is not None:
                     rnd = await tx.replace_round_groups(preview.id, seed, groups)
                 else:
                     rnd = await tx.create_round(meetup.id, seed, groups, RoundState.PREVIEW)
             placed = {k for g in rnd.groups for k in g.members}
-            for key in keys:
-                if key not in placed:
-                    notes.append(t("messages.round.unplaced", name=_name(members, key)))
+            unplaced = [k for k in keys if k not in placed]
+            if not rnd.groups:
+                return [Reply(t("messages.round.nobody_pairable", count=len(keys)), private=True)]
             if not start:
                 log.info(
                     "round %s previewed: %d groups, seed %s", rnd.id, len(rnd.groups), rnd.seed
                 )
+                notes += [
+                    t("messages.round.would_be_unplaced", name=_name(members, k)) for k in unplaced
+                ]
                 text = render_round(rnd, members, settings, header="messages.round.preview_header")
                 return [Reply("\n".join([text, *notes]), private=True)]
-            rnd = await self._start(tx, meetup, rnd, members, settings, now, keys)
+            notes += [t("messages.round.unplaced", name=_name(members, k)) for k in unplaced]
+            running = await tx.running_round(meetup.id)
+            if running is not None:
+                await tx.set_round_state(running.id, RoundState.DONE)
+            rnd = await self._start(tx, meetup, rnd, members, settings, now, keys, pool)
         log.info("round %s started: %d groups, seed %s", rnd.id, len(rnd.groups), rnd.seed)
         lines = []
-        if ended is not None:
-            lines.append(t("messages.round.ended_previous", number=ended.number))
+        if running is not None:
+            lines.append(t("messages.round.ended_previous", number=running.number))
         lines.append(render_round(rnd, members, settings, header="messages.round.started_header"))
         lines.extend(notes)
         return [Reply("\n".join(lines), private=True)]
 
-    async def _pair(
-        self,
-        tx: StoreTx,
-        keys: Sequence[str],
-        members: dict[str, Member],
-        seed: int,
-        now: datetime,
-    ) -> tuple[Group, ...]:
-        """Pair the attendees; whoever the groups leave out is reported by the caller."""
+    async def _pool(
+        self, tx: StoreTx, keys: Sequence[str], members: dict[str, Member], now: datetime
+    ) -> _Pool:
+        """Everything pairing reads about the people present, fetched once."""
         cards = await tx.get_cards(keys)
         people = [
             Person(
@@ -291,8 +305,7 @@ class Service:
         ]
         history = await tx.past_encounters(keys)
         blocks = await tx.blocks_among(keys)
-        result = pair(people, seed=seed, history=history, blocks=blocks, now=now)
-        return result.groups
+        return _Pool(people, tuple(history), frozenset(blocks), now)
 
     async def _start(
         self,
@@ -303,9 +316,10 @@ class Service:
         settings: Settings,
         now: datetime,
         keys: Sequence[str],
+        pool: _Pool,
     ) -> Round:
         await tx.set_round_state(rnd.id, RoundState.RUNNING)
-        await tx.record_encounters(rnd.id, now)
+        await tx.record_encounters(rnd.id, now, pool.topics(rnd.groups))
         rng = random.Random(rnd.seed)
         names = {key: _name(members, key) for key in keys}
         for group in rnd.groups:
@@ -333,7 +347,7 @@ class Service:
                     settings.language,
                     "messages.round.announcement",
                     number=rnd.number,
-                    groups=len(rnd.groups),
+                    count=len(rnd.groups),
                     people=len(placed),
                     minutes=settings.round_minutes,
                 ),
@@ -520,6 +534,7 @@ class Service:
             else t("messages.recall.header", count=len(hits))
         )
         lines = [header]
+        notes_shown: set[str] = set()
         for e in hits:
             topics = ", ".join(e.topics) if e.topics else t("messages.recall.no_topics")
             lines.append(
@@ -531,8 +546,12 @@ class Service:
                     topics=topics,
                 )
             )
-            for text in notes_about.get(e.other or "", []):
-                lines.append(t("messages.recall.note", text=text))
+            if e.other is not None and e.other not in notes_shown:
+                # Notes are about a person, not an encounter: show them once, under the
+                # newest encounter with that person.
+                notes_shown.add(e.other)
+                for text in notes_about.get(e.other, []):
+                    lines.append(t("messages.recall.note", text=text))
         return [Reply("\n".join(lines), private=True)]
 
     async def _block(
@@ -573,6 +592,37 @@ class Service:
 
 
 # ---------------------------------------------------------------------- helpers
+@dataclass(frozen=True)
+class _Pool:
+    """The people present and what constrains their pairing, as the pairing engine reads it."""
+
+    people: list[Person]
+    history: tuple[PastEncounter, ...]
+    blocks: frozenset[frozenset[str]]
+    now: datetime
+
+    def pair(self, seed: int) -> tuple[Group, ...]:
+        result = pair(
+            self.people, seed=seed, history=self.history, blocks=self.blocks, now=self.now
+        )
+        return result.groups
+
+    def topics(self, groups: Sequence[Group]) -> dict[frozenset[str], list[str]]:
+        """What each pair within each group shares (a trio's topic may be two people's only)."""
+        by_key = {p.key: p for p in self.people}
+        out: dict[frozenset[str], list[str]] = {}
+        for group in groups:
+            for a, b in combinations(group.members, 2):
+                if a in by_key and b in by_key:
+                    _, reasons = explain_score(by_key[a], by_key[b], pool=self.people)
+                    out[frozenset((a, b))] = [r.topic for r in reasons]
+        return out
+
+
+def _members_of(groups: Sequence[Group]) -> set[tuple[str, ...]]:
+    return {tuple(sorted(g.members)) for g in groups}
+
+
 def _safe_name(ev: CommandReceived) -> str:
     """The display name as shown to others: cleaned, and never a mass mention."""
     return neutralise_mentions(display_name(ev.display_name) or ev.member.user_id)
@@ -582,10 +632,6 @@ def _with_list(card: Card, which: str, phrases: tuple[str, ...]) -> Card:
     if which == "curious":
         return Card(curious_about=phrases, can_tell_about=card.can_tell_about)
     return Card(curious_about=card.curious_about, can_tell_about=phrases)
-
-
-def _same_people(rnd: Round, keys: Sequence[str]) -> bool:
-    return {k for g in rnd.groups for k in g.members} == set(keys)
 
 
 def _name(members: dict[str, Member], key: str) -> str:
@@ -608,6 +654,13 @@ def _matches(e: Encounter, query: str | None, notes_about: dict[str, list[str]])
     return any(q in normalise(h) for h in haystack)
 
 
+def _saved(card: Card, phrases: Sequence[str]) -> str:
+    lines = [t("messages.card.saved"), render_card(card)]
+    if any("," in phrase for phrase in phrases):
+        lines.append(t("messages.card.comma_hint"))
+    return "\n".join(lines)
+
+
 def render_card(card: Card) -> str:
     none = t("messages.card.empty_list")
     return t(
@@ -620,7 +673,7 @@ def render_card(card: Card) -> str:
 def render_round(rnd: Round, members: dict[str, Member], settings: Settings, *, header: str) -> str:
     """The organizer's view: every group, why it was formed, and flags worth knowing."""
     names = {k: _name(members, k) for g in rnd.groups for k in g.members}
-    lines = [t(header, number=rnd.number, groups=len(rnd.groups), seed=rnd.seed)]
+    lines = [t(header, number=rnd.number, count=len(rnd.groups), seed=rnd.seed)]
     for i, group in enumerate(rnd.groups, 1):
         who = join_names([names[k] for k in group.members])
         lines.append(t("messages.round.group_line", index=i, names=who))

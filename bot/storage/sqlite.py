@@ -8,7 +8,8 @@ Conventions of this schema (see ``migrations/0001_initial.sql``):
 - sets of keys are passed as one JSON parameter and unpacked with ``json_each``, so any number
   of attendees fits in a query and every value is still a ``?`` parameter.
 
-Nothing here logs note texts or card contents.
+Nothing here logs note texts, card phrases, display names or messages: log lines name only the
+database file, its schema version and journal mode.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import os
 import sqlite3
 import unicodedata
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from itertools import combinations
@@ -57,6 +58,8 @@ BUSY_TIMEOUT_MS = 5_000
 # Shown as the other person's name once they used "forget me" (Encounter.other is then None).
 FORGOTTEN_NAME = "someone"
 _INT64 = (-(2**63), 2**63 - 1)
+# How much of a delivery error the outbox keeps (the platform's reason, never message text).
+MAX_ERROR_CHARS = 300
 _SHOWN_STATES = (RoundState.RUNNING, RoundState.DONE)
 
 Clock = Callable[[], datetime]
@@ -98,6 +101,11 @@ def _pair(a: str, b: str) -> tuple[str, str]:
 
 def _group_key(members: Iterable[str]) -> str:
     return "|".join(sorted(members))
+
+
+def _topics_json(topics: Iterable[str]) -> str:
+    """Topics as a JSON array, each once, in the order given."""
+    return _json(list(dict.fromkeys(topics)))
 
 
 class SqliteStore:
@@ -509,7 +517,15 @@ class _SqliteTx:
         if state in _SHOWN_STATES:
             await self._count_icebreakers_shown(round_id)
 
-    async def record_encounters(self, round_id: int, at: datetime) -> None:
+    async def record_encounters(
+        self,
+        round_id: int,
+        at: datetime,
+        topics: Mapping[frozenset[str], Sequence[str]] | None = None,
+    ) -> None:
+        if topics is not None and any(isinstance(shared, str) for shared in topics.values()):
+            # A bare string is a Sequence[str] too; it would be stored letter by letter.
+            raise ValueError("each pair's topics must be a sequence of phrases, not one string")
         round_ = await self._round(round_id)
         everyone = {key for group in round_.groups for key in group.members}
         names = {
@@ -517,9 +533,13 @@ class _SqliteTx:
         }
         rows: list[tuple[Any, ...]] = []
         for group in round_.groups:
-            topics = _json(list(dict.fromkeys(reason.topic for reason in group.reasons)))
+            group_topics = _topics_json(reason.topic for reason in group.reasons)
             for first, second in combinations(group.members, 2):
                 a, b = _pair(first, second)
+                if topics is None:
+                    pair_topics = group_topics
+                else:
+                    pair_topics = _topics_json(topics.get(frozenset((a, b)), ()))
                 rows.append(
                     (
                         round_id,
@@ -529,7 +549,7 @@ class _SqliteTx:
                         names.get(a, MemberRef.from_key(a).user_id),
                         names.get(b, MemberRef.from_key(b).user_id),
                         _ts(at),
-                        topics,
+                        pair_topics,
                     )
                 )
         await self._live().executemany(
@@ -806,6 +826,12 @@ class _SqliteTx:
             "DELETE FROM members WHERE member = ?",
         ):
             await self._run(sql, (key,) * sql.count("?"))
+        # Sent messages to others that name them (a pairing DM listing them as partner). The key
+        # is matched as a whole JSON string, literally: instr, not LIKE, since keys may hold % or
+        # _. Pending ones stay: they are still due to someone else and go out within seconds.
+        await self._run(
+            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND instr(payload, ?) > 0", (_json(key),)
+        )
         await self._run("DELETE FROM encounters WHERE a IS NULL AND b IS NULL")
         await self._forget_in_rounds(key)
 
@@ -844,13 +870,24 @@ class _SqliteTx:
 
     async def purge_older_than(self, cutoff: datetime) -> int:
         limit = _ts(cutoff)
+        # A DONE round goes with everything that hangs off it: its groups, their members and
+        # its encounters (an encounter recorded just after the cutoff of a round that began
+        # before it too; the meeting itself is older). Deleted child first rather than by
+        # ON DELETE CASCADE, because SQLite does not count cascaded rows in changes().
+        old_rounds = "SELECT id FROM rounds WHERE state = ? AND created_at < ?"
+        done = (RoundState.DONE.value, limit)
         removed = 0
-        for sql in (
-            "DELETE FROM notes WHERE created_at < ?",
-            "DELETE FROM encounters WHERE at < ?",
-            "DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?",
+        for sql, params in (
+            ("DELETE FROM notes WHERE created_at < ?", (limit,)),
+            ("DELETE FROM encounters WHERE at < ?", (limit,)),
+            ("DELETE FROM outbox WHERE sent_at IS NOT NULL AND sent_at < ?", (limit,)),
+            ("DELETE FROM icebreaker_uses WHERE used_at < ?", (limit,)),
+            (f"DELETE FROM encounters WHERE round_id IN ({old_rounds})", done),
+            (f"DELETE FROM group_members WHERE round_id IN ({old_rounds})", done),
+            (f"DELETE FROM round_groups WHERE round_id IN ({old_rounds})", done),
+            (f"DELETE FROM rounds WHERE id IN ({old_rounds})", done),
         ):
-            removed += await self._run(sql, (limit,))
+            removed += await self._run(sql, params)
         return removed
 
     # --- outbox --------------------------------------------------------------------------
@@ -876,6 +913,14 @@ class _SqliteTx:
             (limit,),
         )
         return [_outbox_message(row) for row in rows]
+
+    async def record_failure(self, message_id: int, error: str) -> int:
+        row = await self._one(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?"
+            " RETURNING attempts",
+            (error[:MAX_ERROR_CHARS], message_id),
+        )
+        return 0 if row is None else int(row["attempts"])
 
     async def mark_sent(self, message_id: int, at: datetime) -> None:
         await self._run(
