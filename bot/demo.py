@@ -22,7 +22,7 @@ from bot.config import default_config
 from bot.core.delivery import Deliverer
 from bot.core.events import CommandReceived, Reply
 from bot.core.i18n import use_prefix
-from bot.core.models import MemberRef, OutboxMessage, Round, TargetKind
+from bot.core.models import Group, MemberRef, OutboxMessage, Round, TargetKind
 from bot.core.ports import StoreError
 
 ORGANIZER = "mira"
@@ -172,7 +172,7 @@ async def _night(chat: DemoChat, path: str, language: str) -> int:
         await chat.say(ORGANIZER, ORGANIZER_NAME, "round end", show=False)
         await chat.deliver()
 
-    await _notes(chat, rounds)
+    await _notes(chat, rounds, people + [late], language)
     expected = [len(people)] + [len(people) + 1] * (ROUNDS - 1)
     return await _checks(chat, rounds, expected)
 
@@ -208,9 +208,11 @@ async def _latest_round(chat: DemoChat) -> Round:
     return rnd
 
 
-async def _notes(chat: DemoChat, rounds: list[Round]) -> None:
+async def _notes(
+    chat: DemoChat, rounds: list[Round], people: list[SampleAttendee], language: str
+) -> None:
     chat.heading("After the rounds: private notes")
-    first = rounds[0].groups[0]
+    first = _pair_reading(rounds[0], people, language)
     a, b = (MemberRef.from_key(k).user_id for k in first.members[:2])
     name_a, name_b = chat.names[f"{PLATFORM}:{a}"], chat.names[f"{PLATFORM}:{b}"]
     topic = first.reasons[0].topic if first.reasons else "everything"
@@ -225,9 +227,20 @@ async def _notes(chat: DemoChat, rounds: list[Round]) -> None:
     if stranger is not None:
         await chat.say(a, name_a, f"note @{MemberRef.from_key(stranger).user_id} hi", private=True)
 
-    chat.heading("Weeks later: whom did I meet?")
+    chat.heading("Later: whom did I meet?")
     query = topic
     await chat.say(a, name_a, f"met {query}", private=True)
+
+
+def _pair_reading(rnd: Round, people: list[SampleAttendee], language: str) -> Group:
+    """A pair from the round whose members both read the demo's language (so the notes and
+    the reveal are readable), the round's first pair otherwise."""
+    first_language = {f"{PLATFORM}:{p.id}": (p.languages or (language,))[0] for p in people}
+    pairs = [g for g in rnd.groups if len(g.members) == 2 and g.reasons]
+    for group in pairs:
+        if all(first_language.get(k) == language for k in group.members):
+            return group
+    return pairs[0] if pairs else rnd.groups[0]
 
 
 def _someone_never_met(rounds: list[Round], key: str) -> str | None:
