@@ -172,7 +172,7 @@ async def _night(chat: DemoChat, path: str, language: str) -> int:
         await chat.say(ORGANIZER, ORGANIZER_NAME, "round end", show=False)
         await chat.deliver()
 
-    await _notes(chat, rounds, people + [late], language)
+    await _notes(chat, rounds, [*people, late], language)
     expected = [len(people)] + [len(people) + 1] * (ROUNDS - 1)
     return await _checks(chat, rounds, expected)
 
