@@ -28,10 +28,15 @@ def join_names(names: Sequence[str], *, either: bool = False) -> str:
 
 def reason_lines_for(group: Group, viewer: str, names: Mapping[str, str]) -> list[str]:
     """Why this group was formed, told to one of its members."""
-    lines = []
-    for reason in group.reasons[:MAX_REASONS_SHOWN]:
-        lines.append(_reason_for_viewer(reason, group, viewer, names))
-    return lines
+
+    # What concerns the reader comes first; in a trio, what the other two share comes after.
+    def concerns_viewer(r: Reason) -> bool:
+        if r.kind is ReasonKind.COMPLEMENTARY:
+            return viewer in (r.teller, r.asker)
+        return len(group.members) == 2
+
+    mine = sorted(group.reasons, key=lambda r: not concerns_viewer(r))
+    return [_reason_for_viewer(r, group, viewer, names) for r in mine[:MAX_REASONS_SHOWN]]
 
 
 def reason_lines_neutral(group: Group, names: Mapping[str, str]) -> list[str]:
