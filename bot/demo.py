@@ -152,6 +152,7 @@ async def _night(chat: DemoChat, path: str, language: str) -> int:
     chat.heading("The organizer previews round 1")
     await chat.say(ORGANIZER, ORGANIZER_NAME, "round preview")
 
+    readers = {f"{PLATFORM}:{p.id}" for p in people if (p.languages or (language,))[0] == language}
     rounds: list[Round] = []
     for number in range(1, ROUNDS + 1):
         if number == 2:
@@ -165,7 +166,7 @@ async def _night(chat: DemoChat, path: str, language: str) -> int:
                 chat.show(message)
         dms = [m for m in sent if m.kind == "pairing"]
         if dms:
-            sample = _interesting_dm(dms)
+            sample = _interesting_dm(dms, readers)
             chat.narrate(f"{len(dms)} private messages sent; here is {chat.names[sample.target]}'s")
             chat.show(sample)
         rounds.append(await _latest_round(chat))
@@ -191,12 +192,13 @@ async def _arrive(chat: DemoChat, person: SampleAttendee, *, show: bool) -> None
     await chat.deliver()
 
 
-def _interesting_dm(dms: list[OutboxMessage]) -> OutboxMessage:
-    """A DM from a trio if there is one (the odd count), else the first one."""
+def _interesting_dm(dms: list[OutboxMessage], readers: set[str]) -> OutboxMessage:
+    """A DM from a trio if there is one (the odd count), else one in the demo's language."""
     for message in dms:
         if len(message.payload.get("group", [])) > 2:
             return message
-    return dms[0]
+    readable = [m for m in dms if m.target in readers]
+    return (readable or dms)[0]
 
 
 async def _latest_round(chat: DemoChat) -> Round:
