@@ -2,14 +2,20 @@
 #   docker build -t funkel .
 #   docker run --rm funkel demo
 #   docker run -v "$PWD/config.yaml:/config/config.yaml:ro" -v funkel-data:/data funkel check-config /config/config.yaml
-FROM python:3.11-slim
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
-WORKDIR /app
-COPY pyproject.toml README.md ./
+# Build stage: has a C compiler, so the fast matcher (bot/core/_fastmatch.c) is compiled.
+FROM python:3.11 AS build
+WORKDIR /src
+COPY pyproject.toml setup.py README.md LICENSE ./
 COPY bot ./bot
-RUN pip install --no-cache-dir . && useradd --create-home --uid 10001 funkel \
-    && mkdir -p /data && chown funkel /data
+RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+
+# Runtime stage: slim, no compiler needed.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+COPY --from=build /wheels /wheels
+RUN pip install --no-cache-dir /wheels/*.whl && rm -rf /wheels \
+    && useradd --create-home --uid 10001 funkel && mkdir -p /data && chown funkel /data
 USER funkel
 VOLUME ["/data"]
 WORKDIR /data
