@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint format clean help
+.PHONY: demo test lint format bench bench-smoke clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,13 +28,23 @@ test: $(VENV)/.installed-dev lint  ## lint, type-check and run the whole test su
 	$(BIN)/python -m pytest
 
 lint: $(VENV)/.installed-dev  ## ruff (lint + format check) and mypy on bot/
-	$(BIN)/ruff check bot tests
-	$(BIN)/ruff format --check bot tests
+	$(BIN)/ruff check bot tests bench
+	$(BIN)/ruff format --check bot tests bench
 	$(BIN)/mypy
 
 format: $(VENV)/.installed-dev  ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff check --fix bot tests
-	$(BIN)/ruff format bot tests
+	$(BIN)/ruff check --fix bot tests bench
+	$(BIN)/ruff format bot tests bench
+
+$(VENV)/.installed-bench: pyproject.toml setup.py bot/core/_fastmatch.c | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench  ## pairing benchmark vs random, greedy, exact and an LP bound (n up to 100,000; long)
+	$(BIN)/python -m bench.pairing
+
+bench-smoke: $(VENV)/.installed-bench  ## the same benchmark at n = 200 and 1,000 (under a minute)
+	$(BIN)/python -m bench.pairing --smoke
 
 clean:  ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

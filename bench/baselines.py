@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
-from bench.scoring import Scorer
+from bench.scoring import Scorer, neighbour_candidates
 from bot.core.models import PastEncounter
 from bot.core.pairing import Person
 
@@ -290,12 +290,17 @@ class Bound:
 
 
 # Each pricing pass adds, for every person, at most this many of their most violated pairs.
-PRICE_PER_PERSON = 8
-# Initial columns: per phrase, each holder with this many next holders in a random order.
-INITIAL_NEIGHBOURS = 4
-# Columns whose reduced cost exceeds this are dropped from the restricted LP between passes.
-DROP_REDUCED_COST = 1.0
+PRICE_PER_PERSON = 5
+# Initial columns: per phrase, each holder with this many next holders in a random order ...
+INITIAL_NEIGHBOURS = 2
+# ... of which those unused by the first solve, with a reduced cost above this, are dropped.
+INITIAL_KEEP_REDUCED_COST = 0.5
+# Besides the LP's duals, averages of the last k solves' duals are tried as bounds.
+AVERAGED_DUALS = (2, 4, 8)
 VIOLATION_TOLERANCE = 1e-7
+# Stop pricing once the valid bound is this close (relatively) to the restricted LP's value,
+# which is at most the true LP optimum: the bound is then the LP optimum to that precision.
+CLOSE_ENOUGH = 5e-4
 
 
 def _solve_lp(
@@ -307,18 +312,14 @@ def _solve_lp(
     rows = np.empty(2 * m, dtype=np.int64)
     rows[0::2], rows[1::2] = i, j
     a_ub = sp.csr_matrix((np.ones(2 * m), (rows, cols)), shape=(n, m))
-    res = linprog(
-        -w, A_ub=a_ub, b_ub=np.ones(n), bounds=(0, None), method="highs"
-    )
+    res = linprog(-w, A_ub=a_ub, b_ub=np.ones(n), bounds=(0, None), method="highs")
     if res.status != 0:
         raise RuntimeError(f"HiGHS failed: {res.message}")
     y = np.maximum(0.0, -np.asarray(res.ineqlin.marginals))
     return -float(res.fun), y, np.asarray(res.x)
 
 
-def _top_per_person(
-    i: np.ndarray, j: np.ndarray, key: np.ndarray, k: int
-) -> np.ndarray:
+def _top_per_person(i: np.ndarray, j: np.ndarray, key: np.ndarray, k: int) -> np.ndarray:
     """Indices of the edges that are among the ``k`` largest ``key`` of either endpoint."""
     ends = np.concatenate([i, j])
     edge = np.concatenate([np.arange(len(i)), np.arange(len(i))])
@@ -338,82 +339,88 @@ def lp_upper_bound(scorer: Scorer, *, budget_s: float, seed: int = 0) -> Bound:
     Whatever happens the reported value is a valid bound: for duals ``y ≥ 0`` of the last
     solve, ``Σ y + Σ max(0, w_e - y_i - y_j)`` over all clean sharing pairs bounds the LP
     (it is the dual objective with ``z_e`` for ``x_e ≤ 1``), hence the best matching. Pairs
-    sharing nothing weigh 0 and never violate ``y ≥ 0``. An odd count adds one trio, whose
-    two extra pairs add at most twice the best pair any person can have.
+    sharing nothing weigh 0 and never violate ``y ≥ 0``. An odd count has one trio {a, b, c}:
+    without c it is a matching (bounded as above), and c adds w(a, c) + w(b, c), at most the
+    sum of c's two best pairs; the most any person has is added.
     """
     start = time.perf_counter()
     n = scorer.n
     bound = Bound(value=None, status="bound")
-    rng = np.random.default_rng(seed)
     if n % 2:
-        bound.trio_term = 2 * float(scorer.max_topic_weight.max(initial=0.0))
+        bound.trio_term = float(scorer.best_two().max(initial=0.0))
 
     # Initial columns: every pair on a rare phrase, a few random co-holders on common ones.
-    a = scorer.incidence
-    first_ends: list[np.ndarray] = []
-    second_ends: list[np.ndarray] = []
-    for t in range(a.shape[1]):
-        holders = a.indices[a.indptr[t] : a.indptr[t + 1]]
-        if len(holders) < 2:
-            continue
-        holders = rng.permutation(holders)
-        for k in range(1, min(INITIAL_NEIGHBOURS, len(holders) - 1) + 1):
-            first_ends.append(holders)
-            second_ends.append(np.roll(holders, -k))
-    if first_ends:
-        ci = np.concatenate(first_ends).astype(np.int64)
-        cj = np.concatenate(second_ends).astype(np.int64)
-        keys = np.unique(np.minimum(ci, cj) * n + np.maximum(ci, cj))
-        ci, cj = keys // n, keys % n
-        ok = scorer.admissible(ci, cj)
-        ci, cj = ci[ok], cj[ok]
-    else:
-        ci = cj = np.zeros(0, dtype=np.int64)
+    ci, cj = neighbour_candidates(np.random.default_rng(seed), scorer, INITIAL_NEIGHBOURS)
+    ok = scorer.admissible(ci, cj)
+    ci, cj = ci[ok], cj[ok]
     cw = scorer.score_pairs(ci, cj)
-    bound.log.append(f"initial columns {len(cw)} ({time.perf_counter() - start:.1f} s)")
+    bound.log.append(f"initial columns {len(cw):,} ({time.perf_counter() - start:.1f} s)")
 
     best = np.inf
-    y = np.zeros(n)
+    duals: list[np.ndarray] = []  # of every solve, for averaged duals
     while True:
+        began = time.perf_counter()
         if len(cw):
             lp, y, x = _solve_lp(n, ci, cj, cw)
         else:
             lp, y, x = 0.0, np.zeros(n), np.zeros(0)
+        solved = time.perf_counter() - began
         bound.lp_value, bound.columns = lp, len(cw)
-        # Price every clean sharing pair against y.
-        total_violation = 0.0
-        worst = np.zeros(n)
+        if bound.passes == 0 and len(cw):
+            # The random initial columns are mostly useless: keep those the LP uses or nearly
+            # would. Only once: later columns stay, or column generation could cycle (the
+            # duals of a matching LP are very degenerate; a dropped column comes back).
+            useful = (x > 1e-9) | (y[ci] + y[cj] - cw <= INITIAL_KEEP_REDUCED_COST)
+            ci, cj, cw = ci[useful], cj[useful], cw[useful]
+        duals.append(y)
+        # The LP's own duals sit at an extreme point of a huge optimal face and violate a
+        # few pairs somewhere else after every solve; averages of recent duals are dual
+        # solutions too (for the columns all of them saw) and usually violate much less.
+        # Every candidate gives a valid bound; pricing evaluates them all in one pass.
+        candidates = [y] + [np.mean(duals[-k:], axis=0) for k in AVERAGED_DUALS if len(duals) >= k]
+        began = time.perf_counter()
+        violation = np.zeros(len(candidates))
+        violated = 0
         new_i: list[np.ndarray] = []
         new_j: list[np.ndarray] = []
         new_v: list[np.ndarray] = []
-        violated = 0
         for pi, pj, pw in scorer.sharing_pairs(admissible_only=False):
-            viol = pw - y[pi] - y[pj]
-            hit = viol > VIOLATION_TOLERANCE
-            pi, pj, pw, viol = pi[hit], pj[hit], pw[hit], viol[hit]
+            excess = [pw - c[pi] - c[pj] for c in candidates]
+            hit = np.logical_or.reduce([e > VIOLATION_TOLERANCE for e in excess])
+            pi, pj = pi[hit], pj[hit]
             ok = scorer.admissible(pi, pj)
-            pi, pj, pw, viol = pi[ok], pj[ok], pw[ok], viol[ok]
-            if not len(viol):
+            pi, pj = pi[ok], pj[ok]
+            excess = [e[hit][ok] for e in excess]
+            for k, e in enumerate(excess):
+                violation[k] += float(e[e > 0].sum())
+            viol = excess[0]
+            mine = viol > VIOLATION_TOLERANCE
+            if not mine.any():
                 continue
+            pi, pj, viol = pi[mine], pj[mine], viol[mine]
             violated += len(viol)
-            total_violation += float(viol.sum())
-            np.maximum.at(worst, pi, viol)
-            np.maximum.at(worst, pj, viol)
             keep = _top_per_person(pi, pj, viol, PRICE_PER_PERSON)
             new_i.append(pi[keep])
             new_j.append(pj[keep])
             new_v.append(viol[keep])
+        priced = time.perf_counter() - began
         bound.passes += 1
         bound.violated = violated
-        ysum = float(y.sum())
-        value = ysum + min(total_violation, float(worst.sum()))
+        values = [float(c.sum()) + v for c, v in zip(candidates, violation, strict=True)]
+        value = min(values)
         best = min(best, value)
         elapsed = time.perf_counter() - start
         bound.log.append(
-            f"pass {bound.passes}: LP {lp:.3f} on {len(cw)} columns, {violated} violated pairs,"
-            f" bound {value:.3f} ({elapsed:.1f} s)"
+            f"pass {bound.passes}: LP {lp:.3f} on {bound.columns:,} columns ({solved:.1f} s),"
+            f" {violated:,} violated pairs ({priced:.1f} s), bound {values[0]:.3f}"
+            + "".join(f" / {v:.3f}" for v in values[1:])
+            + f" ({elapsed:.1f} s in all)"
         )
         if violated == 0:
+            bound.status = "optimal"
+            break
+        if best - lp <= CLOSE_ENOUGH * lp:
+            bound.log.append(f"stopped: the bound is within {CLOSE_ENOUGH:.0e} of the LP")
             bound.status = "optimal"
             break
         if elapsed * (bound.passes + 1) / bound.passes > budget_s:
@@ -422,11 +429,7 @@ def lp_upper_bound(scorer: Scorer, *, budget_s: float, seed: int = 0) -> Bound:
         # New columns: the most violated pairs of each person across the whole pass.
         vi, vj, vv = np.concatenate(new_i), np.concatenate(new_j), np.concatenate(new_v)
         keep = _top_per_person(vi, vj, vv, PRICE_PER_PERSON)
-        vi, vj = vi[keep], vj[keep]
-        # Drop columns that are far from useful, keep the rest.
-        reduced = y[ci] + y[cj] - cw
-        useful = (x > 1e-9) | (reduced <= DROP_REDUCED_COST)
-        keys = np.unique(np.concatenate([ci[useful] * n + cj[useful], vi * n + vj]))
+        keys = np.unique(np.concatenate([ci * n + cj, vi[keep] * n + vj[keep]]))
         ci, cj = keys // n, keys % n
         cw = scorer.score_pairs(ci, cj)
     bound.value = best + bound.trio_term

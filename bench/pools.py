@@ -27,7 +27,8 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
-from bench.scoring import Scorer
+from bench.baselines import greedy_matching
+from bench.scoring import Scorer, neighbour_candidates
 from bot.core.models import PastEncounter
 from bot.core.pairing import Person
 
@@ -125,42 +126,16 @@ def _people(rng: np.random.Generator, spec: PoolSpec) -> list[Person]:
     return people
 
 
-def _sparse_candidates(
-    rng: np.random.Generator, scorer: Scorer, present: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
-    """Each present holder of a phrase with the next few holders in a random order."""
-    a = scorer.incidence  # csc: column t lists the holders of topic t
-    firsts: list[np.ndarray] = []
-    seconds: list[np.ndarray] = []
-    for t in range(a.shape[1]):
-        holders = a.indices[a.indptr[t] : a.indptr[t + 1]]
-        holders = holders[present[holders]]
-        if len(holders) < 2:
-            continue
-        holders = rng.permutation(holders)
-        for k in range(1, min(HISTORY_NEIGHBOURS, len(holders) - 1) + 1):
-            firsts.append(holders)
-            seconds.append(np.roll(holders, -k))
-    if not firsts:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    i = np.concatenate(firsts).astype(np.int64)
-    j = np.concatenate(seconds).astype(np.int64)
-    keys = np.unique(np.minimum(i, j) * scorer.n + np.maximum(i, j))
-    return keys // scorer.n, keys % scorer.n
-
-
 def _history(
-    rng: np.random.Generator, spec: PoolSpec, people: list[Person], now: datetime
+    rng: np.random.Generator, spec: PoolSpec, people: list[Person], fresh: Scorer, now: datetime
 ) -> list[PastEncounter]:
-    from bench.baselines import greedy_matching  # noqa: PLC0415 - avoids an import cycle
-
     history: list[PastEncounter] = []
     keys = [p.key for p in people]
     for r in range(spec.rounds, 0, -1):
         at = now - timedelta(days=r * spec.round_every_days)
-        scorer = Scorer.build(people, history)
+        scorer = fresh.with_constraints(history)
         present = rng.random(spec.n) < spec.attendance
-        i, j = _sparse_candidates(rng, scorer, present)
+        i, j = neighbour_candidates(rng, scorer, HISTORY_NEIGHBOURS, present)
         ok = scorer.admissible(i, j)
         i, j = i[ok], j[ok]
         mate = greedy_matching(spec.n, i, j, scorer.score_pairs(i, j))
@@ -177,10 +152,9 @@ def _history(
 
 
 def _blocks(
-    rng: np.random.Generator, spec: PoolSpec, people: list[Person], history: list[PastEncounter]
+    rng: np.random.Generator, spec: PoolSpec, scorer: Scorer, history: list[PastEncounter]
 ) -> list[frozenset[str]]:
-    scorer = Scorer.build(people)
-    keys = [p.key for p in people]
+    keys = scorer.keys
     partners: dict[str, list[str]] = {}
     for e in history:
         partners.setdefault(e.a, []).append(e.b)
@@ -213,6 +187,7 @@ def make_pool(spec: PoolSpec) -> Pool:
     """The pool for ``spec``: the same spec always gives the same people, history and blocks."""
     rng = np.random.default_rng([spec.seed, spec.n])
     people = _people(rng, spec)
-    history = _history(rng, spec, people, NOW)
-    blocks = _blocks(rng, spec, people, history)
+    fresh = Scorer.build(people)
+    history = _history(rng, spec, people, fresh, NOW)
+    blocks = _blocks(rng, spec, fresh, history)
     return Pool(spec, people, history, blocks, NOW)

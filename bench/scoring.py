@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import combinations
 
 import numpy as np
@@ -40,7 +40,14 @@ from bot.core.pairing import (
 )
 from bot.core.phrases import normalise_all
 
-__all__ = ["Groups", "Quality", "Scorer", "check_against_funkel"]
+__all__ = [
+    "Groups",
+    "Quality",
+    "Scorer",
+    "check_against_funkel",
+    "evaluate",
+    "neighbour_candidates",
+]
 
 # A grouping: each group a tuple of person indices (pairs, at most one trio).
 Groups = Sequence[tuple[int, ...]]
@@ -87,7 +94,6 @@ class Scorer:
     languages: np.ndarray  # uint64 bit set per person; 0 = unknown (fits anyone)
     met: np.ndarray  # sorted pair keys (i * n + j, i < j) of earlier encounters
     blocked: np.ndarray  # sorted pair keys of blocked pairs
-    max_topic_weight: np.ndarray  # per person: the most their topics can add to one pair
     forbidden: sp.csr_matrix  # n x n, symmetric: 1 where a pair met before or is blocked
 
     @classmethod
@@ -100,16 +106,17 @@ class Scorer:
         """Normalise every card (like Funkel does) and index the pool; people in given order."""
         n = len(people)
         keys = [p.key for p in people]
-        index = {key: i for i, key in enumerate(keys)}
         topic_ids: dict[str, int] = {}
+
+        def ids(phrases: Iterable[str]) -> set[int]:
+            return {topic_ids.setdefault(t, len(topic_ids)) for t in normalise_all(phrases)}
+
         cur_rows: list[list[int]] = []
         tell_rows: list[list[int]] = []
         all_rows: list[list[int]] = []
         both_rows: list[list[int]] = []
         for p in people:
-            curious = [topic_ids.setdefault(t, len(topic_ids)) for t in normalise_all(p.curious_about)]
-            tells = [topic_ids.setdefault(t, len(topic_ids)) for t in normalise_all(p.can_tell_about)]
-            cs, ts = set(curious), set(tells)
+            cs, ts = ids(p.curious_about), ids(p.can_tell_about)
             cur_rows.append(sorted(cs))
             tell_rows.append(sorted(ts))
             all_rows.append(sorted(cs | ts))
@@ -129,8 +136,6 @@ class Scorer:
         extra = COMPLEMENTARY_WEIGHT - SHARED_WEIGHT
         left = sp.hstack([a @ sp.diags(shared), extra * c, extra * t, (-2 * extra) * b])
         right = sp.hstack([a, t, c, b])
-        top = max(SHARED_WEIGHT, COMPLEMENTARY_WEIGHT) + RARE_SHARED_BONUS * rarity
-        max_topic_weight = np.asarray(a @ top).ravel()
 
         codes: dict[str, int] = {}
         languages = np.zeros(n, dtype=np.uint64)
@@ -145,6 +150,28 @@ class Scorer:
             raise ValueError("more than 64 languages in one pool")
         languages = languages.astype(np.min_scalar_type(int(languages.max(initial=0))))
 
+        scorer = cls(
+            n=n,
+            keys=keys,
+            topics=list(topic_ids),
+            holders=holders,
+            rarity=rarity,
+            left=left.tocsr(),
+            right=right.tocsr(),
+            incidence=a.tocsc(),
+            languages=languages,
+            met=np.zeros(0, dtype=np.int64),
+            blocked=np.zeros(0, dtype=np.int64),
+            forbidden=sp.csr_matrix((n, n)),
+        )
+        return scorer.with_constraints(history, blocks)
+
+    def with_constraints(
+        self, history: Iterable[PastEncounter], blocks: Iterable[frozenset[str]] = ()
+    ) -> Scorer:
+        """The same pool and scores with another history and other blocks."""
+        n = self.n
+        index = {key: i for i, key in enumerate(self.keys)}
         met = set()
         for e in history:
             if e.a in index and e.b in index and e.a != e.b:
@@ -160,19 +187,10 @@ class Scorer:
             (np.ones(2 * len(bad)), (np.concatenate([lo, hi]), np.concatenate([hi, lo]))),
             shape=(n, n),
         )
-        return cls(
-            n=n,
-            keys=keys,
-            topics=list(topic_ids),
-            holders=holders,
-            rarity=rarity,
-            left=left.tocsr(),
-            right=right.tocsr(),
-            incidence=a.tocsc(),
-            languages=languages,
+        return replace(
+            self,
             met=np.array(sorted(met), dtype=np.int64),
             blocked=np.array(sorted(blocked), dtype=np.int64),
-            max_topic_weight=max_topic_weight,
             forbidden=forbidden,
         )
 
@@ -215,6 +233,38 @@ class Scorer:
         """
         h = self.holders.astype(np.float64)
         return int((h * (h - 1) / 2).sum())
+
+    def best_two(self) -> np.ndarray:
+        """Per person, the sum of their two best clean pairs (0 where they have none): what
+        joining a pair as the third member of a trio can add at most."""
+        top = np.zeros((2, self.n))
+        for i, _, w in self.sharing_pairs(np.arange(self.n)):
+            if not len(i):
+                continue
+            # Rows come in order, so each person's pairs are one contiguous run.
+            starts = np.flatnonzero(np.r_[True, i[1:] != i[:-1]])
+            people = i[starts]
+            first = np.maximum.reduceat(w, starts)
+            lengths = np.diff(np.r_[starts, len(w)])
+            at = np.flatnonzero(w == np.repeat(first, lengths))
+            # Remove one occurrence of each run's maximum, then the next maximum.
+            run_of = np.searchsorted(starts, at, side="right") - 1
+            _, once = np.unique(run_of, return_index=True)
+            rest = w.copy()
+            rest[at[once]] = -np.inf
+            second = np.maximum(np.maximum.reduceat(rest, starts), 0.0)
+            top[0, people], top[1, people] = first, second
+        return top.sum(axis=0)
+
+    def complementary_share(self, rows: np.ndarray) -> float:
+        """Of the pairs sharing something that involve ``rows``, the share with at least one
+        complementary match (one curious about what the other can tell about)."""
+        m = len(self.topics)
+        shared = (self.left[rows][:, :m] @ self.right[:, :m].T).tocoo()
+        extra = (self.left[rows][:, m:] @ self.right[:, m:].T).tocoo()
+        pairs = (shared.data > 0) & (rows[shared.row] != shared.col)
+        hits = (extra.data > 1e-9) & (rows[extra.row] != extra.col)
+        return float(hits.sum() / pairs.sum()) if pairs.any() else 0.0
 
     def sharing_pairs(
         self, rows: np.ndarray | None = None, *, admissible_only: bool = True
@@ -268,3 +318,114 @@ class Scorer:
             i, j, w = i[keep], j[keep], w[keep]
             yield i, j, w
             start = stop
+
+
+def neighbour_candidates(
+    rng: np.random.Generator, scorer: Scorer, k: int, present: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs ``i < j``: each (present) holder of a phrase with the next ``k`` holders of it in
+    a random order. Every pair on a phrase with at most ``k + 1`` holders is included."""
+    a = scorer.incidence  # csc: column t lists the holders of topic t
+    topic = np.repeat(np.arange(a.shape[1]), np.diff(a.indptr))
+    person = a.indices.astype(np.int64)
+    if present is not None:
+        topic, person = topic[present[person]], person[present[person]]
+    order = np.lexsort((rng.random(len(person)), topic))
+    topic, person = topic[order], person[order]
+    start = np.searchsorted(topic, topic, side="left")
+    size = np.searchsorted(topic, topic, side="right") - start
+    rank = np.arange(len(person)) - start
+    firsts: list[np.ndarray] = []
+    seconds: list[np.ndarray] = []
+    for step in range(1, k + 1):
+        ok = size > step
+        other = person[start[ok] + (rank[ok] + step) % size[ok]]
+        firsts.append(person[ok])
+        seconds.append(other)
+    i = np.concatenate(firsts) if firsts else np.zeros(0, dtype=np.int64)
+    j = np.concatenate(seconds) if seconds else np.zeros(0, dtype=np.int64)
+    keys = np.unique(np.minimum(i, j) * scorer.n + np.maximum(i, j))
+    return keys // scorer.n, keys % scorer.n
+
+
+# --- quality of a round, the same for every method ----------------------------------------------
+
+
+@dataclass
+class Quality:
+    score: float  # sum of group scores (a trio: its three pairs)
+    groups: int
+    trios: int
+    shared: int  # groups where some pair shares a phrase or a complementary one
+    repeats: int  # groups containing a pair that met before
+    blocked_pairs: int  # pairs in groups that one of them blocked (must be 0)
+    no_common_language: int  # groups without a language all members speak
+    unplaced: int  # people in no group
+
+
+def evaluate(scorer: Scorer, groups: Groups) -> Quality:
+    """Score and count a round; raises if it is not a round (someone twice, a bad size)."""
+    seen = np.zeros(scorer.n, dtype=np.int64)
+    firsts: list[int] = []
+    seconds: list[int] = []
+    owner: list[int] = []
+    for g, group in enumerate(groups):
+        if not 2 <= len(group) <= 3:
+            raise ValueError(f"group {group} has {len(group)} members")
+        for x, y in combinations(group, 2):
+            firsts.append(x)
+            seconds.append(y)
+            owner.append(g)
+        seen[list(group)] += 1
+    if (seen > 1).any():
+        raise ValueError(f"person {int(np.argmax(seen))} is in {int(seen.max())} groups")
+    i, j = np.asarray(firsts, dtype=np.int64), np.asarray(seconds, dtype=np.int64)
+    by = np.asarray(owner, dtype=np.int64)
+    w = scorer.score_pairs(i, j)
+    per_group = np.bincount(by, weights=w, minlength=len(groups))
+    repeat = np.bincount(by, weights=scorer.is_repeat(i, j), minlength=len(groups))
+    common = 0
+    for group in groups:
+        bits = [int(scorer.languages[m]) for m in group if scorer.languages[m]]
+        shared_bits = bits[0] if bits else 0
+        for b in bits[1:]:
+            shared_bits &= b
+        common += (not bits) or shared_bits != 0
+    return Quality(
+        score=float(w.sum()),
+        groups=len(groups),
+        trios=sum(len(g) == 3 for g in groups),
+        shared=int((per_group > 0).sum()),
+        repeats=int((repeat > 0).sum()),
+        blocked_pairs=int(scorer.is_blocked(i, j).sum()),
+        no_common_language=len(groups) - common,
+        unplaced=int((seen == 0).sum()),
+    )
+
+
+def check_against_funkel(
+    scorer: Scorer, people: Sequence[Person], samples: int, seed: int = 0
+) -> int:
+    """Assert that the vectorised score equals ``explain_score(a, b, pool=people)`` on pairs
+    that share phrases (and a few that do not). Returns how many pairs were checked."""
+    rng = np.random.default_rng(seed)
+    a = scorer.incidence.tocsr()
+    col = scorer.incidence
+    firsts: list[int] = []
+    seconds: list[int] = []
+    for k in range(samples):
+        u = int(rng.integers(scorer.n))
+        topics = a.indices[a.indptr[u] : a.indptr[u + 1]]
+        v = int(rng.integers(scorer.n))
+        if k % 4 and len(topics):  # most samples share something
+            t = int(rng.choice(topics))
+            holders = col.indices[col.indptr[t] : col.indptr[t + 1]]
+            v = int(rng.choice(holders))
+        if u != v:
+            firsts.append(u)
+            seconds.append(v)
+    mine = scorer.score_pairs(np.asarray(firsts), np.asarray(seconds))
+    for u, v, w in zip(firsts, seconds, mine.tolist(), strict=True):
+        theirs, _ = explain_score(people[u], people[v], pool=people)
+        assert math.isclose(theirs, w, rel_tol=1e-9, abs_tol=1e-9), (u, v, theirs, w)
+    return len(firsts)
