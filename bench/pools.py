@@ -139,7 +139,7 @@ def _history(
         ok = scorer.admissible(i, j)
         i, j = i[ok], j[ok]
         mate = greedy_matching(spec.n, i, j, scorer.score_pairs(i, j))
-        groups = [(v, int(mate[v])) for v in range(spec.n) if mate[v] > v]
+        groups: list[tuple[int, ...]] = [(v, int(mate[v])) for v in range(spec.n) if mate[v] > v]
         left = [v for v in rng.permutation(spec.n).tolist() if present[v] and mate[v] < 0]
         groups.extend((left[k], left[k + 1]) for k in range(0, len(left) - 1, 2))
         if len(left) % 2 and groups:

@@ -172,12 +172,12 @@ class Scorer:
         """The same pool and scores with another history and other blocks."""
         n = self.n
         index = {key: i for i, key in enumerate(self.keys)}
-        met = set()
+        met: set[int] = set()
         for e in history:
             if e.a in index and e.b in index and e.a != e.b:
                 i, j = sorted((index[e.a], index[e.b]))
                 met.add(i * n + j)
-        blocked = set()
+        blocked: set[int] = set()
         for block in blocks:
             members = sorted(index[k] for k in block if k in index)
             blocked.update(i * n + j for i, j in combinations(members, 2))
