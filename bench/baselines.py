@@ -340,14 +340,15 @@ def lp_upper_bound(scorer: Scorer, *, budget_s: float, seed: int = 0) -> Bound:
     solve, ``Σ y + Σ max(0, w_e - y_i - y_j)`` over all clean sharing pairs bounds the LP
     (it is the dual objective with ``z_e`` for ``x_e ≤ 1``), hence the best matching. Pairs
     sharing nothing weigh 0 and never violate ``y ≥ 0``. An odd count has one trio {a, b, c}:
-    without c it is a matching (bounded as above), and c adds w(a, c) + w(b, c), at most the
-    sum of c's two best pairs; the most any person has is added.
+    without c it is a matching of everyone but c, bounded by the same sum without ``y_c``
+    (y restricted to the others is feasible there), and c adds w(a, c) + w(b, c), at most
+    the sum of c's two best pairs; so ``max_c (best_two(c) - y_c)`` is added.
     """
     start = time.perf_counter()
     n = scorer.n
     bound = Bound(value=None, status="bound")
-    if n % 2:
-        bound.trio_term = float(scorer.best_two().max(initial=0.0))
+    # An odd count: what the trio's third member can add at most (see the docstring).
+    best_two = scorer.best_two() if n % 2 else None
 
     # Initial columns: every pair on a rare phrase, a few random co-holders on common ones.
     ci, cj = neighbour_candidates(np.random.default_rng(seed), scorer, INITIAL_NEIGHBOURS)
@@ -407,8 +408,13 @@ def lp_upper_bound(scorer: Scorer, *, budget_s: float, seed: int = 0) -> Bound:
         bound.passes += 1
         bound.violated = violated
         values = [float(c.sum()) + v for c, v in zip(candidates, violation, strict=True)]
-        value = min(values)
-        best = min(best, value)
+        trio = [
+            max(0.0, float((best_two - c).max())) if best_two is not None else 0.0
+            for c in candidates
+        ]
+        k = int(np.argmin(np.add(values, trio)))
+        if values[k] + trio[k] < best + bound.trio_term:
+            best, bound.trio_term = values[k], trio[k]
         elapsed = time.perf_counter() - start
         bound.log.append(
             f"pass {bound.passes}: LP {lp:.3f} on {bound.columns:,} columns ({solved:.1f} s),"
