@@ -373,12 +373,12 @@ class Service:
     ) -> None:
         """Choose a prompt the group has not had yet and send each member their intro."""
         used = await tx.used_icebreakers(group.key)
+        # The prompt is chosen once per group; each member reads it in their own language.
+        first_lang = _lang_of(members, group.members[0], settings)
+        prompt_id, _ = choose_icebreaker(group, names, language=first_lang, used=used, rng=rng)
+        await tx.set_group_icebreaker(rnd.id, group.key, prompt_id)
         for key in group.members:
             lang = _lang_of(members, key, settings)
-            # The prompt is chosen once per group; each member reads it in their language.
-            if key == group.members[0]:
-                prompt_id, _ = choose_icebreaker(group, names, language=lang, used=used, rng=rng)
-                await tx.set_group_icebreaker(rnd.id, group.key, prompt_id)
             text = render_pairing(
                 rnd, group, key, names, prompt_id, lang, settings.round_minutes, fresh=fresh
             )
