@@ -47,6 +47,7 @@ from bench import baselines
 from bench.pools import Pool, PoolSpec, make_pool
 from bench.scoring import Quality, Scorer, check_against_funkel, evaluate
 from bot.core.pairing import pair
+from bot.core.phrases import normalise
 
 DEFAULT_SIZES = (200, 1000, 3000, 10000, 100000)
 SMOKE_SIZES = (200, 1000)
@@ -179,6 +180,9 @@ def measure(
 
 def funkel_work(pool: Pool, seed: int) -> Callable[[], Any]:
     def work() -> Any:
+        # Card normalisation is part of pairing: start each run with a cold phrase cache (the
+        # parent process warmed it while building the scorer, and a fork inherits it).
+        normalise.cache_clear()
         result = pair(
             pool.people, seed=seed, history=pool.history, blocks=pool.blocks, now=pool.now
         )

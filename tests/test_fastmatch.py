@@ -209,3 +209,166 @@ def test_falls_back_to_the_exact_matcher(monkeypatch: pytest.MonkeyPatch) -> Non
     assert bound == pytest.approx(optimum(edges))
     with pytest.raises(ValueError):
         max_weight_matching_fast(2, [(0, 0, 1.0)])
+
+
+# --- the candidate search (fm_candidates) ---------------------------------------------------
+
+Card = list[tuple[int, int]]  # (topic id, role): bit 1 curious about, bit 2 can tell about
+
+
+def random_cards(seed: int, n: int, topics: int) -> list[Card]:
+    """Cards with a heavy-tailed topic popularity, like a meetup's."""
+    rng = random.Random(seed)
+    weights = [1 / (t + 2) for t in range(topics)]
+    cards = []
+    for _ in range(n):
+        held = set(rng.choices(range(topics), weights, k=rng.randint(0, 6)))
+        cards.append(sorted((t, rng.choice([1, 2, 2, 3])) for t in held))
+    return cards
+
+
+def exact_score(a: Card, b: Card, wshared: list[float], wcomp: list[float]) -> float:
+    roles = dict(b)
+    total = 0.0
+    for t, ra in a:
+        if t in roles:
+            rb = roles[t]
+            a_asks, b_asks = bool(ra & 1 and rb & 2), bool(rb & 1 and ra & 2)
+            total += wcomp[t] if a_asks != b_asks else wshared[t]
+    return total
+
+
+def build(
+    seed: int, n: int, topics: int, *, threads: int = 0, budget: int = 10_000, k: int = 5
+) -> tuple[
+    list[Card], list[float], list[float], list[int], list[list[int]], fastmatch.CandidateGraph
+]:
+    rng = random.Random(seed + 1)
+    cards = random_cards(seed, n, topics)
+    wshared = [1 + 2 * rng.random() for _ in range(topics)]
+    wcomp = [w + 1 for w in wshared]
+    languages = [rng.choice([0, 1, 2, 3]) for _ in range(n)]  # 0: anything, bits: en, de
+    forbidden: list[list[int]] = [[] for _ in range(n)]
+    for _ in range(n):
+        i, j = rng.sample(range(n), 2)
+        forbidden[i].append(j)
+        forbidden[j].append(i)
+    graph = fastmatch.candidate_graph(
+        n,
+        [[t for t, _ in c] for c in cards],
+        [[r for _, r in c] for c in cards],
+        wshared,
+        wcomp,
+        languages,
+        forbidden,
+        k=k,
+        fallbacks=2,
+        scan_budget=budget,
+        window=4,
+        base=0.5,
+        seed=seed,
+        threads=threads,
+    )
+    return cards, wshared, wcomp, languages, forbidden, graph
+
+
+def edge_set(graph: fastmatch.CandidateGraph) -> set[tuple[int, int, float]]:
+    return set(zip(graph.ei, graph.ej, graph.w, strict=True))
+
+
+def test_candidates_are_allowed_pairs_weighted_by_their_exact_score() -> None:
+    cards, wshared, wcomp, languages, forbidden, graph = build(3, 300, 40)
+    assert len(graph.w) > 300
+    for i, j, w in edge_set(graph):
+        assert 0 <= i < j < 300
+        assert j not in forbidden[i]
+        assert not (languages[i] and languages[j] and not languages[i] & languages[j])
+        assert w == pytest.approx(exact_score(cards[i], cards[j], wshared, wcomp) + 0.5)
+
+
+def test_each_person_gets_their_best_partners_when_the_search_sees_everyone() -> None:
+    """With a scan budget above every co-holder count, the k best allowed partners of each
+    person (ties aside) are candidates: nobody's best match is missed."""
+    n, k = 200, 5
+    cards, wshared, wcomp, languages, forbidden, graph = build(8, n, 30, k=k)
+    near: dict[int, set[int]] = {v: set() for v in range(n)}
+    for i, j, _ in edge_set(graph):
+        near[i].add(j)
+        near[j].add(i)
+    for i in range(n):
+        scores = sorted(
+            (
+                (exact_score(cards[i], cards[j], wshared, wcomp), j)
+                for j in range(n)
+                if j != i
+                and j not in forbidden[i]
+                and not (languages[i] and languages[j] and not languages[i] & languages[j])
+            ),
+            reverse=True,
+        )
+        if len(scores) > k:
+            threshold = scores[k][0]  # the (k+1)-th best: everyone strictly above must be in
+            assert {j for s, j in scores if s > threshold and s > 0} <= near[i]
+
+
+def test_someone_who_shares_nothing_still_has_partners() -> None:
+    cards, *_, graph = build(5, 120, 200)
+    loners = [v for v, c in enumerate(cards) if not c]
+    assert loners
+    touched = set(graph.ei) | set(graph.ej)
+    assert all(v in touched for v in loners)
+
+
+def test_the_graph_is_the_same_for_a_seed_whatever_the_threads() -> None:
+    """Chunks of people draw from their own seeded streams, so 1 or 4 threads agree."""
+    one = build(4, 3000, 60, threads=1, budget=200)[-1]
+    four = build(4, 3000, 60, threads=4, budget=200)[-1]
+    again = build(4, 3000, 60, threads=2, budget=200)[-1]
+    assert sorted(edge_set(one)) == sorted(edge_set(four)) == sorted(edge_set(again))
+    other_seed = fastmatch.candidate_graph(
+        1,
+        [[0]],
+        [[1]],
+        [1.0],
+        [2.0],
+        [0],
+        [[]],
+        k=1,
+        fallbacks=1,
+        scan_budget=1,
+        window=1,
+        base=0.0,
+        seed=5,
+    )
+    assert len(other_seed.w) == 0  # one person: nobody to pair with
+
+
+def test_candidate_input_is_checked() -> None:
+    def call(topics: list[list[int]], roles: list[list[int]], forbidden: list[list[int]]) -> None:
+        fastmatch.candidate_graph(
+            2,
+            topics,
+            roles,
+            [1.0, 1.0],
+            [2.0, 2.0],
+            [0, 0],
+            forbidden,
+            k=1,
+            fallbacks=1,
+            scan_budget=10,
+            window=1,
+            base=0.0,
+            seed=1,
+        )
+
+    call([[0, 1], [1]], [[1, 2], [2]], [[], []])  # fine
+    with pytest.raises(ValueError, match="ascend"):
+        call([[1, 0], [1]], [[1, 2], [2]], [[], []])
+    with pytest.raises(ValueError, match="ascend"):
+        call([[0, 7], [1]], [[1, 2], [2]], [[], []])
+    with pytest.raises(ValueError, match="ascend"):
+        call([[0], [1]], [[1], [2]], [[5], []])
+    with pytest.raises(ValueError, match="1 topics but 0 roles"):
+        call([[0], [1]], [[1], []], [[], []])
+    with pytest.raises(ValueError, match="one entry per person"):
+        call([[0]], [[1]], [[], []])

@@ -31,14 +31,16 @@ from functools import cache
 from bot.core.matching import matching_weight, max_weight_matching
 
 __all__ = [
+    "CandidateGraph",
     "MatchStats",
     "available",
+    "candidate_graph",
     "matching_from_arrays",
     "matching_with_bound",
     "max_weight_matching_fast",
 ]
 
-_ABI_VERSION = 1
+_ABI_VERSION = 2
 _NSTATS = 8
 _EINVAL, _ENOMEM, _EINTERNAL = -1, -2, -3
 
@@ -97,6 +99,31 @@ def _library() -> ctypes.CDLL | None:
         ctypes.c_void_p,  # int32_t *mate
         ctypes.c_void_p,  # double *stats
     ]
+    candidates = lib.fm_candidates
+    candidates.restype = ctypes.c_int64
+    candidates.argtypes = [
+        ctypes.c_int32,  # n
+        ctypes.c_void_p,  # const int32_t *pptr
+        ctypes.c_void_p,  # const int32_t *ptopic
+        ctypes.c_void_p,  # const uint8_t *prole
+        ctypes.c_int32,  # ntopics
+        ctypes.c_void_p,  # const double *wshared
+        ctypes.c_void_p,  # const double *wcomp
+        ctypes.c_void_p,  # const uint64_t *lang
+        ctypes.c_void_p,  # const int32_t *fptr
+        ctypes.c_void_p,  # const int32_t *fadj
+        ctypes.c_int32,  # k
+        ctypes.c_int32,  # fallbacks
+        ctypes.c_int64,  # scan_budget
+        ctypes.c_int32,  # window
+        ctypes.c_double,  # base
+        ctypes.c_uint64,  # seed
+        ctypes.c_int32,  # threads
+        ctypes.c_int64,  # max_out
+        ctypes.c_void_p,  # int32_t *out_i
+        ctypes.c_void_p,  # int32_t *out_j
+        ctypes.c_void_p,  # double *out_w
+    ]
     return lib
 
 
@@ -126,12 +153,13 @@ def matching_from_arrays(
     eps_rel: float = DEFAULT_EPS_REL,
     seed: int = DEFAULT_SEED,
     polish_passes: int = DEFAULT_POLISH_PASSES,
+    exact: bool = False,
 ) -> tuple[list[int], MatchStats]:
     """The matching for edges given as three parallel arrays (no per-edge tuples: the fast
     path for big graphs). ``array('i')``/``array('d')`` inputs are passed without copying.
 
-    Without the compiled matcher it runs the exact one; then ``bound == final`` (the optimum
-    is its own bound) and the auction counters are zero.
+    With ``exact`` (or without the compiled matcher) it runs the exact one; then
+    ``bound == final`` (the optimum is its own bound) and the auction counters are zero.
     """
     m = len(w)
     if len(ei) != m or len(ej) != m:
@@ -143,7 +171,7 @@ def matching_from_arrays(
     if n >= 2**31:
         raise ValueError("at most 2**31 - 1 vertices")
     lib = _library()
-    if lib is None:
+    if lib is None or exact:
         return _exact(n, ei, ej, w)
     ia, ja = _int32_array(ei), _int32_array(ej)
     wa = w if isinstance(w, array) and w.typecode == "d" else array("d", w)
@@ -223,3 +251,93 @@ def matching_with_bound(n: int, edges: Sequence[tuple[int, int, float]]) -> tupl
     to optimal a round is (``matching_weight(mate, edges) / bound``) without an exact solve."""
     mate, stats = matching_from_arrays(n, *_split(edges))
     return mate, stats.bound
+
+
+@dataclass(frozen=True)
+class CandidateGraph:
+    """Edges as parallel arrays (``ei[e] < ej[e]``, weight ``w[e]``); a pair may appear twice."""
+
+    ei: array[int]
+    ej: array[int]
+    w: array[float]
+
+
+def candidate_graph(
+    n: int,
+    topics: Sequence[Sequence[int]],
+    roles: Sequence[Sequence[int]],
+    wshared: Sequence[float],
+    wcomp: Sequence[float],
+    languages: Sequence[int],
+    forbidden: Sequence[Sequence[int]],
+    *,
+    k: int,
+    fallbacks: int,
+    scan_budget: int,
+    window: int,
+    base: float,
+    seed: int,
+    threads: int = 0,
+) -> CandidateGraph:
+    """Each person's ``k`` best partners by shared topics, plus ``fallbacks`` random ones
+    (and up to ``k`` among each other for those who found fewer than ``k``).
+
+    ``topics[v]`` are person ``v``'s topic ids in ascending order and ``roles[v]`` the role of
+    each (bit 1 "curious about", bit 2 "can tell about"); a pair scores ``wcomp[t]`` for a
+    topic where exactly one asks what the other can tell, else ``wshared[t]``.
+    ``languages[v]`` is a bit set (0: speaks anything); two people with known languages and
+    no common bit are never paired, nor is ``v`` with anyone in ``forbidden[v]``. Each edge
+    weighs its score plus ``base``. ``_fastmatch.c`` (``fm_candidates``) explains the search
+    and its bounded work. It runs on ``threads`` threads (0: one per processor, at most 4);
+    the graph is the same for any number. Needs the compiled library (:func:`available`).
+    """
+    lib = _library()
+    if lib is None:
+        raise RuntimeError("candidate_graph needs the compiled matcher (bot.core._fastmatch)")
+    if not len(topics) == len(roles) == len(languages) == len(forbidden) == n:
+        raise ValueError("topics, roles, languages and forbidden need one entry per person")
+    pptr, fptr = _int32_array([0]) * (n + 1), _int32_array([0]) * (n + 1)
+    ptopic, fadj = _int32_array([]), _int32_array([])
+    prole = array("B")
+    for v, (held, role, banned) in enumerate(zip(topics, roles, forbidden, strict=True)):
+        if len(held) != len(role):
+            raise ValueError(f"person {v} has {len(held)} topics but {len(role)} roles")
+        ptopic.extend(held)
+        prole.extend(role)
+        fadj.extend(banned)
+        pptr[v + 1] = len(ptopic)
+        fptr[v + 1] = len(fadj)
+    ws, wc = array("d", wshared), array("d", wcomp)
+    lang = array("Q", languages)
+    cap = n * (2 * k + fallbacks)
+    ei, ej = _int32_array([0]) * cap, _int32_array([0]) * cap
+    w = array("d", [0.0]) * cap
+    m = lib.fm_candidates(
+        n,
+        _address(pptr),
+        _address(ptopic),
+        _address(prole),
+        len(ws),
+        _address(ws),
+        _address(wc),
+        _address(lang),
+        _address(fptr),
+        _address(fadj),
+        k,
+        fallbacks,
+        scan_budget,
+        window,
+        base,
+        seed & (2**64 - 1),
+        threads,
+        cap,
+        _address(ei),
+        _address(ej),
+        _address(w),
+    )
+    if m == _EINVAL:
+        raise ValueError("invalid candidate input (topic lists must ascend, ids in range)")
+    if m == _ENOMEM:
+        raise MemoryError("candidate graph: out of memory")
+    del ei[m:], ej[m:], w[m:]
+    return CandidateGraph(ei, ej, w)

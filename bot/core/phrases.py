@@ -188,14 +188,23 @@ def display(phrase: str) -> str:
     return " ".join(unicodedata.normalize("NFC", phrase).split())
 
 
-def normalise_all(phrases: Iterable[str]) -> dict[str, str]:
+def normalise_all(
+    phrases: Iterable[str], memo: dict[str, tuple[str, str]] | None = None
+) -> dict[str, str]:
     """Normalised key → display form of the first phrase with that key, in written order.
 
-    Blank phrases are dropped, duplicates ("Bikes", "bike") collapse into one entry.
+    Blank phrases are dropped, duplicates ("Bikes", "bike") collapse into one entry. ``memo``
+    (phrase → key and display form) saves the work for phrases seen before: pairing 100,000
+    people passes one for the whole pool, where the same phrases recur thousands of times.
     """
     out: dict[str, str] = {}
     for phrase in phrases:
-        key = normalise(phrase)
+        known = memo.get(phrase) if memo is not None else None
+        if known is None:
+            known = (normalise(phrase), display(phrase))
+            if memo is not None:
+                memo[phrase] = known
+        key, shown = known
         if key and key not in out:
-            out[key] = display(phrase)
+            out[key] = shown
     return out
