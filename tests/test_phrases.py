@@ -139,3 +139,13 @@ def test_normalising_twice_changes_nothing(phrase: str) -> None:
     assert normalise(key) == key
     assert key == key.strip()
     assert "  " not in key
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=40))
+def test_the_ascii_shortcut_splits_words_exactly_like_the_general_rules(text: str) -> None:
+    """Most phrases are ASCII and take a faster path; it must agree with the general one."""
+    from bot.core import phrases
+
+    folded = text.casefold()
+    assert phrases._words(text) == phrases._spelled_words(folded)

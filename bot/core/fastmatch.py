@@ -6,6 +6,10 @@ double cover, rounding, and local improvement; the C file explains why) through 
 0.2 s at n = 10,000 on a realistic candidate graph (10 candidates each) at 99.9 % of a certified
 upper bound on the optimum, which it returns too.
 
+It also finds the candidate graph itself (:func:`candidate_graph`, ``fm_candidates`` in the C
+file): each person's best partners by what they share, through an inverted index of phrases,
+without ever looking at all n² pairs; about 0.15 s at n = 10,000 on two threads.
+
 The C file is compiled by ``pip install`` (``setup.py`` declares it as an optional extension).
 It uses no Python C-API: it is never imported, only loaded with ``ctypes.CDLL`` from wherever the
 import system would find ``bot.core._fastmatch`` (normal or editable install). When it was not

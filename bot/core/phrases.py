@@ -22,6 +22,7 @@ nothing, while a missed one only loses a little:
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from functools import cache, lru_cache
@@ -76,6 +77,8 @@ def _is_latin(ch: str) -> bool:
 
 
 def _strip_latin_accents(text: str) -> str:
+    if text.isascii():
+        return text  # nothing to strip (most phrases: a quick way out)
     out: list[str] = []
     after_latin = False
     for ch in unicodedata.normalize("NFD", text):
@@ -88,10 +91,20 @@ def _strip_latin_accents(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
+# Rule 3 for ASCII text (most phrases), equal to _spelled_words's loop but much faster: a word
+# starts with a letter or digit and may go on with "+" and "#".
+_ASCII_WORD = re.compile(r"[0-9a-z][0-9a-z+#]*")
+
+
 def _words(phrase: str) -> str:
     """Rules 1–3: case, accents, punctuation. No plurals, no aliases."""
     text = unicodedata.normalize("NFKC", phrase).casefold()
-    text = _strip_latin_accents(text).translate(_LATIN_EXTRA)
+    if text.isascii():
+        return " ".join(_ASCII_WORD.findall(text.replace("'", "").replace("`", "")))
+    return _spelled_words(_strip_latin_accents(text).translate(_LATIN_EXTRA))
+
+
+def _spelled_words(text: str) -> str:
     out: list[str] = []
     in_word = False
     for ch in text:
