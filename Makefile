@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test lint format bench bench-smoke clean help
+.PHONY: demo test test-load lint format bench bench-smoke clean help
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,6 +26,9 @@ demo: $(VENV)/.installed  ## a scripted meetup night with 16 sample attendees (n
 
 test: $(VENV)/.installed-dev lint  ## lint, type-check and run the whole test suite
 	$(BIN)/python -m pytest
+
+test-load: $(VENV)/.installed-dev  ## only the Matrix load scenario (part of make test): 200 attendees on a real Synapse
+	$(BIN)/python -m pytest -s tests/matrix -k two_hundred
 
 lint: $(VENV)/.installed-dev  ## ruff (lint + format check) and mypy on bot/
 	$(BIN)/ruff check bot tests bench

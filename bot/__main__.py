@@ -27,6 +27,7 @@ examples:
   funkel console --db meetup.sqlite3   type as different people: @anna join
   funkel pair attendees.csv --seed 7   pair a sign-up list for an in-person meetup
   funkel check-config config.yaml      validate a config file
+  funkel run --config config.yaml      run the bot on Matrix (needs a matrix: section)
 
 'funkel COMMAND --help' explains each command."""
 
@@ -96,6 +97,15 @@ def _build_parser() -> argparse.ArgumentParser:
         "--language", choices=LANGUAGES, default="en", help="language of reasons and icebreakers"
     )
 
+    run = sub.add_parser(
+        "run",
+        help="run the bot on the chat platform your config sets up (Matrix)",
+        description="Log in to Matrix with the config's matrix: section and serve meetup "
+        "rooms and direct messages until stopped with Ctrl-C or SIGTERM. Restarts continue "
+        "where the bot stopped: no old command is answered twice and no message is lost.",
+    )
+    run.add_argument("--config", required=True, help="path to the YAML config")
+
     check = sub.add_parser(
         "check-config",
         help="validate a config file and show what it sets",
@@ -120,9 +130,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     # aiosqlite logs every statement with its parameters at DEBUG: that would put note text
     # and curiosity cards into the logs, which Funkel promises never to do.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.root.level))
+    # nio and peewee (nio's key store) log requests, events and SQL at DEBUG.
+    for chatty in ("nio", "peewee"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
+    from bot.adapters import StartupError
+
     try:
         return _run(args)
-    except (ConfigError, StoreError) as exc:
+    except (ConfigError, StoreError, StartupError) as exc:
         print(f"funkel: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -146,6 +161,12 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "pair":
         return _pair(args)
+    if args.command == "run":
+        config = load_config(args.config)
+        if args.log_level is None:
+            logging.getLogger().setLevel(config.log_level)
+        asyncio.run(_serve(config))
+        return 0
     if args.command == "check-config":
         config = load_config(args.config)
         print(f"{args.config}: OK")
@@ -156,6 +177,19 @@ def _run(args: argparse.Namespace) -> int:
         print(f"  platforms: {', '.join(platforms) or 'none'}")
         return 0
     raise AssertionError(args.command)  # pragma: no cover
+
+
+async def _serve(config: Config) -> None:
+    """Run until SIGINT or SIGTERM, then stop cleanly (the outbox is safe in the database)."""
+    import signal
+
+    from bot.app import serve
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(config, stop)
 
 
 def _console_config(args: argparse.Namespace) -> Config:

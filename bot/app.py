@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
@@ -102,3 +103,48 @@ async def console_session(
                     # e.g. another process holds the database lock: say so, keep the session.
                     out.write(f"  Could not do that right now: {exc}. Try the line again.\n")
         out.flush()
+
+
+async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
+    """``funkel run``: serve the platform the config sets up until ``stop`` is set.
+
+    Matrix today (Discord will follow). Raises ``StartupError`` when the config sets up no
+    platform this version can run, or the platform refuses to start.
+    """
+    from bot.adapters import StartupError
+
+    if not config.matrix:
+        raise StartupError(
+            f"{config.source} sets up no chat platform to run — add a matrix: section with "
+            "homeserver, user_id and access_token (see config.example.yaml and the README's "
+            "Matrix section)"
+        )
+    try:
+        from bot.adapters.matrix import MatrixAdapter, MatrixSettings
+    except ImportError as exc:
+        raise StartupError(
+            f"Matrix support is not installed ({exc.name} is missing) — install it with "
+            "pip install 'funkel[matrix]'"
+        ) from None
+
+    settings = MatrixSettings.from_config(config)
+    async with running(config) as app:
+        purged = await app.service.purge_expired(f"matrix:{settings.user_id}")
+        if purged:
+            log.info("retention: removed %d old rows", purged)
+        adapter = MatrixAdapter(
+            settings, app.service, app.store, language=config.community.language
+        )
+        task = asyncio.create_task(adapter.run())
+        waiter = asyncio.create_task((stop or asyncio.Event()).wait())
+        try:
+            done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                task.result()  # a startup error: raise it
+        finally:
+            for pending in (task, waiter):
+                pending.cancel()
+            for pending in (task, waiter):
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pending
+        log.info("stopped cleanly")

@@ -62,7 +62,10 @@ _ENV_TOKEN = re.compile(r"\$\$\{|\$\{(?P<name>[^}]*)\}|\$\{")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _DISCORD_ID = re.compile(r"[0-9]{15,21}")
 _MATRIX_USER = re.compile(r"@[^:\s]+:\S+")
-_MATRIX_ROOM = re.compile(r"[!#][^:\s]+:\S+")
+# Room ids: "!abc:server.org" up to room version 11, "!<43 characters>" without a server from
+# version 12 on. Aliases always name their server: "#meetup:server.org".
+_MATRIX_ROOM = re.compile(r"![^\s:]+(?::\S+)?|#[^:\s]+:\S+")
+_MATRIX_DEVICE = re.compile(r"[A-Za-z0-9_\-.=+/]{1,255}")
 
 
 class ConfigError(Exception):
@@ -477,6 +480,51 @@ def _list_of(item: Callable[[Any, str], str], what: str) -> Callable[[Any, str],
     return check
 
 
+def _matrix_rooms(value: Any, path: str) -> tuple[str, ...] | str:
+    if isinstance(value, str) and value.strip().lower() == "invited":
+        return "invited"
+    if isinstance(value, str):
+        raise _Invalid(
+            f"{path} must be a list of Matrix room ids or aliases, or the word invited, "
+            f"got {value!r}"
+        )
+    return _list_of(_matrix_room, "Matrix room ids or aliases, or the word invited")(value, path)
+
+
+def _matrix_device(value: Any, path: str) -> str:
+    text = _text(value, path).strip()
+    if not _MATRIX_DEVICE.fullmatch(text):
+        raise _Invalid(f"{path} must be a Matrix device id like 'ABCDEFGHIJ', got {text!r}")
+    return text
+
+
+def _command_prefix(value: Any, path: str) -> str:
+    text = _text(value, path).strip()
+    if any(ch.isspace() for ch in text) or len(text) > 32:
+        raise _Invalid(
+            f"{path} must be one word of at most 32 characters, like '!funkel', got {text!r}"
+        )
+    return text
+
+
+def _one_of(*allowed: str) -> Callable[[Any, str], str]:
+    def check(value: Any, path: str) -> str:
+        if not isinstance(value, str) or value.strip().lower() not in allowed:
+            raise _Invalid(f"{path} must be {' or '.join(allowed)}, got {_kind(value)}")
+        return value.strip().lower()
+
+    return check
+
+
+def _folder(config_dir: Path) -> Callable[[Any, str], str]:
+    def check(value: Any, path: str) -> str:
+        text = _text(value, path).strip()
+        folder = Path(text)
+        return str(folder if folder.is_absolute() else config_dir / folder)
+
+    return check
+
+
 def _discord_id(value: Any, path: str) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         value = str(value)
@@ -500,12 +548,53 @@ _DISCORD_KEYS: Mapping[str, tuple[Callable[[Any, str], Any], bool]] = {
     "token": (_text, True),
     "guild_ids": (_list_of(_discord_id, "Discord server ids"), False),
 }
-_MATRIX_KEYS: Mapping[str, tuple[Callable[[Any, str], Any], bool]] = {
-    "homeserver": (_https_url, True),
-    "user_id": (_matrix_user, True),
-    "access_token": (_text, True),
-    "rooms": (_list_of(_matrix_room, "Matrix room ids or aliases"), False),
-}
+# The Matrix adapter's defaults for the optional keys (bot.adapters.matrix reads them).
+MATRIX_DEFAULTS: Mapping[str, Any] = MappingProxyType(
+    {
+        "device_name": "funkel",
+        "store_path": "funkel-matrix-store",
+        "command_prefix": "!funkel",
+        "organizer_power_level": 50,
+        "rooms": "invited",
+        "pairing_delivery": "dm",
+    }
+)
+
+
+def _matrix_keys(config_dir: Path) -> Mapping[str, tuple[Callable[[Any, str], Any], bool]]:
+    # access_token and password: exactly one of them is required (checked after these).
+    return {
+        "homeserver": (_https_url, True),
+        "user_id": (_matrix_user, True),
+        "access_token": (_text, False),
+        "password": (_text, False),
+        "device_id": (_matrix_device, False),
+        "device_name": (_text, False),
+        "store_path": (_folder(config_dir), False),
+        "command_prefix": (_command_prefix, False),
+        "organizer_power_level": (_whole_number(0, 1_000_000), False),
+        "rooms": (_matrix_rooms, False),
+        "pairing_delivery": (_one_of("dm", "thread"), False),
+    }
+
+
+def _matrix(data: Any, config_dir: Path, problems: list[str]) -> Mapping[str, Any] | None:
+    section = _platform(data, "matrix", _matrix_keys(config_dir), problems)
+    if section is None or not isinstance(data, Mapping):
+        return section
+    has_token, has_password = "access_token" in data, "password" in data
+    if not has_token and not has_password:
+        problems.append(
+            "matrix.access_token is required when the matrix section is used (or "
+            "matrix.password, to let Funkel log in once and keep its device)"
+        )
+    elif has_token and has_password:
+        problems.append(
+            "matrix.access_token and matrix.password are both set — give only one: the access "
+            "token of the bot's device, or the password to log in with"
+        )
+    return section
+
 
 _TOP_KEYS = ("storage", "community", "discord", "matrix", "log_level")
 _STORAGE_KEYS = ("database",)
@@ -591,7 +680,7 @@ def _build(data: Mapping[str, Any], source: Path, problems: list[str]) -> Config
             ),
         ),
         discord=_platform(top.get("discord"), "discord", _DISCORD_KEYS, problems),
-        matrix=_platform(top.get("matrix"), "matrix", _MATRIX_KEYS, problems),
+        matrix=_matrix(top.get("matrix"), source.parent, problems),
         log_level=_get(top, "", "log_level", "INFO", _log_level, problems),
         source=str(source),
     )

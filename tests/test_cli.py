@@ -31,11 +31,11 @@ def test_help_lists_every_command() -> None:
     """`funkel --help` names each command with what it does."""
     result = funkel("--help")
     assert result.returncode == 0
-    for command in ("demo", "console", "pair", "check-config"):
+    for command in ("demo", "console", "pair", "check-config", "run"):
         assert command in result.stdout
 
 
-@pytest.mark.parametrize("command", ["demo", "console", "pair", "check-config"])
+@pytest.mark.parametrize("command", ["demo", "console", "pair", "check-config", "run"])
 def test_every_subcommand_has_help(command: str) -> None:
     """Each subcommand's --help explains it in a sentence, not just its flags."""
     result = funkel(command, "--help")
@@ -106,6 +106,16 @@ def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     result = funkel("check-config", str(tmp_path / "config.yaml"))
     assert result.returncode == 2
     assert "config file not found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_without_a_chat_platform_says_what_to_add(tmp_path: Path) -> None:
+    """`funkel run` with a config that sets up no platform names the section to add."""
+    config = tmp_path / "config.yaml"
+    config.write_text("storage:\n  database: funkel.sqlite3\n", encoding="utf-8")
+    result = funkel("run", "--config", str(config))
+    assert result.returncode == 2
+    assert "sets up no chat platform to run — add a matrix: section" in result.stderr
     assert "Traceback" not in result.stderr
 
 

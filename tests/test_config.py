@@ -427,7 +427,13 @@ def test_the_examples_platform_keys_load_once_filled_in(tmp_path: Path) -> None:
         "homeserver": "https://matrix.funkel.test",
         "user_id": "@funkel:funkel.test",
         "access_token": "m",
+        "device_id": "FUNKELBOT",
+        "device_name": "funkel",
+        "store_path": str(tmp_path / "funkel-matrix-store"),
+        "command_prefix": "!funkel",
+        "organizer_power_level": 50,
         "rooms": ("!meetup:funkel.test",),
+        "pairing_delivery": "dm",
     }
 
 
@@ -444,7 +450,7 @@ def test_every_key_in_the_example_is_commented() -> None:
         assert above.startswith("#") and not setting.match(above.lstrip()), (
             f"config.example.yaml line {number + 1} ({line.strip()!r}) has no comment above it"
         )
-    assert checked == 18  # 5 top-level, 7 storage/community and 6 platform settings
+    assert checked == 24  # 5 top-level, 7 storage/community and 12 platform settings
 
 
 # --- the file itself -----------------------------------------------------------------------
@@ -507,3 +513,54 @@ def test_a_byte_order_mark_is_fine(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_bytes(b"\xef\xbb\xbf" + MINIMAL.encode())
     assert load_config(path, env={}).community.organizers == ("matrix:@ann:funkel.test",)
+
+
+# --- the Matrix adapter's keys -------------------------------------------------------------
+MATRIX = MINIMAL + "matrix:\n  homeserver: https://m.funkel.test\n  user_id: '@bot:funkel.test'\n"
+
+
+def test_matrix_accepts_a_password_from_the_environment_instead_of_a_token(
+    tmp_path: Path,
+) -> None:
+    """The password comes from ${ENV}; Funkel logs in with it once."""
+    config = load_config(
+        write(tmp_path, MATRIX + "  password: ${PW}\n"), env={"PW": "correct horse"}
+    )
+    assert config.matrix is not None and config.matrix["password"] == "correct horse"
+    assert "access_token" not in config.matrix
+
+
+def test_matrix_refuses_both_a_token_and_a_password(tmp_path: Path) -> None:
+    """Two ways to log in at once is a mistake, named as such."""
+    message = error_of(tmp_path, MATRIX + "  access_token: t\n  password: p\n")
+    assert "matrix.access_token and matrix.password are both set — give only one" in message
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("rooms: somewhere", "matrix.rooms must be a list of Matrix room ids or aliases, or"),
+        ("rooms: ['lobby']", "matrix.rooms[0] must be a Matrix room id like '!abc:server.org'"),
+        ("pairing_delivery: email", "matrix.pairing_delivery must be dm or thread, got 'email'"),
+        ("organizer_power_level: -1", "matrix.organizer_power_level must be a whole number"),
+        ("command_prefix: '! funkel'", "matrix.command_prefix must be one word"),
+        ("device_id: 'a b'", "matrix.device_id must be a Matrix device id"),
+    ],
+)
+def test_matrix_keys_are_checked_with_their_path(tmp_path: Path, line: str, expected: str) -> None:
+    message = error_of(tmp_path, MATRIX + "  access_token: t\n  " + line + "\n")
+    assert expected in message
+
+
+def test_matrix_reads_v12_room_ids_the_word_invited_and_a_relative_store(tmp_path: Path) -> None:
+    """Room version 12 ids have no server part; the key store is next to the config file."""
+    v12 = "!" + "a" * 43
+    text = MATRIX + f"  access_token: t\n  rooms: ['{v12}', '#meetup:funkel.test']\n"
+    text += "  store_path: keys\n  pairing_delivery: Thread\n"
+    config = load_config(write(tmp_path, text), env={})
+    assert config.matrix is not None
+    assert config.matrix["rooms"] == (v12, "#meetup:funkel.test")
+    assert config.matrix["store_path"] == str(tmp_path / "keys")
+    assert config.matrix["pairing_delivery"] == "thread"
+    invited = load_config(write(tmp_path, MATRIX + "  access_token: t\n  rooms: invited\n"), env={})
+    assert invited.matrix is not None and invited.matrix["rooms"] == "invited"

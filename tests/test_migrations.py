@@ -209,3 +209,30 @@ async def test_a_folder_given_as_database_path_is_refused(tmp_path: Path) -> Non
         await open_and_close(tmp_path)
     message = str(caught.value)
     assert str(tmp_path) in message and "it is a folder, not a file" in message
+
+
+async def test_adapter_state_arrives_on_a_version_2_database_and_keeps_its_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An existing database (before adapters kept state) gains the table; nothing is lost."""
+    path = tmp_path / "funkel.sqlite3"
+    shipped = available_migrations()
+    monkeypatch.setattr(migrate_module, "available_migrations", only(shipped[:2]))
+    await open_and_close(path)
+    with closing(sqlite3.connect(path)) as conn:
+        conn.execute("INSERT INTO communities (id, language) VALUES ('matrix:@bot:x', 'de')")
+        conn.commit()
+    monkeypatch.setattr(migrate_module, "available_migrations", lambda: shipped)
+    store = SqliteStore(path)
+    await store.open()
+    try:
+        async with store.transaction() as tx:
+            community = await tx.get_community("matrix:@bot:x")
+            assert community is not None and community.language == "de"
+            assert await tx.get_state("matrix.sync_token") is None
+            await tx.set_state("matrix.sync_token", "s1")
+        async with store.transaction() as tx:
+            assert await tx.get_state("matrix.sync_token") == "s1"
+    finally:
+        await store.close()
+    assert versions(path)[-1] == (3, "adapter_state")

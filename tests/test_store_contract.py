@@ -926,6 +926,59 @@ async def test_record_failure_keeps_the_latest_error_cut_short(store: Store) -> 
     assert (row["attempts"], row["last_error"]) == (2, "é" * 299 + "🎉")
 
 
+# --- adapter state ---------------------------------------------------------------------------
+async def test_adapter_state_reads_back_what_was_set_and_is_replaced(store: Store) -> None:
+    """A key starts empty, reads back its value, and a second set replaces it."""
+    async with store.transaction() as tx:
+        assert await tx.get_state("matrix.sync_token") is None
+        await tx.set_state("matrix.sync_token", "s1_2_3")
+        await tx.set_state("matrix.dm.@ann:example.org", "!dm:example.org")
+    async with store.transaction() as tx:
+        assert await tx.get_state("matrix.sync_token") == "s1_2_3"
+        await tx.set_state("matrix.sync_token", "s4_5_6 🎉")
+    async with store.transaction() as tx:
+        assert await tx.get_state("matrix.sync_token") == "s4_5_6 🎉"
+        assert await tx.get_state("matrix.dm.@ann:example.org") == "!dm:example.org"
+
+
+async def test_adapter_state_delete_removes_only_that_key(store: Store) -> None:
+    """Deleting says whether there was something; other keys stay."""
+    async with store.transaction() as tx:
+        await tx.set_state("a", "1")
+        await tx.set_state("b", "2")
+        assert await tx.delete_state("a") is True
+        assert await tx.delete_state("a") is False
+    async with store.transaction() as tx:
+        assert await tx.get_state("a") is None
+        assert await tx.get_state("b") == "2"
+
+
+async def test_adapter_state_rolls_back_with_its_transaction(store: Store) -> None:
+    """A sync token written in a failed transaction is not kept (no event is skipped)."""
+    with pytest.raises(Boom):
+        async with store.transaction() as tx:
+            await tx.set_state("matrix.sync_token", "s9")
+            raise Boom
+    async with store.transaction() as tx:
+        assert await tx.get_state("matrix.sync_token") is None
+
+
+async def test_adapter_state_survives_closing_and_reopening(
+    store: Store, make_store: StoreFactory
+) -> None:
+    """The sync token is there after a restart: old commands are not replayed."""
+    async with store.transaction() as tx:
+        await tx.set_state("matrix.sync_token", "s42")
+    await store.close()
+    reopened = make_store()
+    await reopened.open()
+    try:
+        async with reopened.transaction() as tx:
+            assert await tx.get_state("matrix.sync_token") == "s42"
+    finally:
+        await reopened.close()
+
+
 # --- transactions and durability -----------------------------------------------------------
 class Boom(Exception):
     pass

@@ -223,6 +223,19 @@ class StoreTx(Protocol):
         """Idempotent: a second call keeps the first ``sent_at``; an id that is gone (purged,
         forgotten) is ignored."""
 
+    # --- adapter state -------------------------------------------------------------------
+    # Small values a chat adapter must remember across restarts (a sync token, the direct
+    # room of a member, the id of its "join" message). Keys are namespaced by the adapter
+    # ("matrix.sync_token"); values are short text, never message bodies, notes or cards.
+    async def get_state(self, key: str) -> str | None:
+        """The value stored under ``key``, or None."""
+
+    async def set_state(self, key: str, value: str) -> None:
+        """Store ``value`` under ``key``, replacing any earlier value."""
+
+    async def delete_state(self, key: str) -> bool:
+        """Remove ``key``; False if there was nothing under it."""
+
 
 class Store(Protocol):
     async def open(self) -> None:

@@ -928,6 +928,21 @@ class _SqliteTx:
             (_ts(at), message_id),
         )
 
+    # --- adapter state -------------------------------------------------------------------
+    async def get_state(self, key: str) -> str | None:
+        row = await self._one("SELECT value FROM adapter_state WHERE key = ?", (key,))
+        return None if row is None else str(row["value"])
+
+    async def set_state(self, key: str, value: str) -> None:
+        await self._run(
+            "INSERT INTO adapter_state (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    async def delete_state(self, key: str) -> bool:
+        return await self._run("DELETE FROM adapter_state WHERE key = ?", (key,)) > 0
+
 
 # --- rows to models ------------------------------------------------------------------------
 def _member(row: sqlite3.Row) -> Member:
