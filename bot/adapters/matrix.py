@@ -240,6 +240,20 @@ def _is_join_of(event: Any, user_id: str) -> bool:
     )
 
 
+async def exchange_keys(c: AsyncClient) -> None:
+    """Keep device and room keys flowing after a sync, as nio's sync_forever does (a no-op
+    for a client without encryption)."""
+    if c.olm is None:
+        return
+    if c.should_upload_keys:
+        await c.keys_upload()
+    if c.should_query_keys:
+        await c.keys_query()
+    if c.should_claim_keys:
+        await c.keys_claim(c.get_users_for_key_claiming())
+    await c.send_to_device_messages()
+
+
 def _localpart(user_id: str) -> str:
     return user_id.removeprefix("@").partition(":")[0]
 
@@ -594,17 +608,8 @@ class MatrixAdapter:
 
     async def _crypto_housekeeping(self) -> None:
         """What nio's sync_forever would do: keep device keys and room keys flowing."""
-        c = self.client
-        if c.olm is None:
-            return
         try:
-            if c.should_upload_keys:
-                await c.keys_upload()
-            if c.should_query_keys:
-                await c.keys_query()
-            if c.should_claim_keys:
-                await c.keys_claim(c.get_users_for_key_claiming())
-            await c.send_to_device_messages()
+            await exchange_keys(self.client)
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             log.warning("encryption key exchange failed (%s); retrying after the next sync", exc)
         except Exception as exc:  # nio's crypto layer raises its own errors; never fatal

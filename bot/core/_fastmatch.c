@@ -1088,13 +1088,12 @@ static void *cand_worker(void *arg) {
                     at->sum += by_role[rs[q] & 3];
                 }
             }
-            int32_t keep = cap;
             for (int32_t x = 0; x < nt; x++) {
                 int32_t j = touched[x];
                 float known = tally[j].sum > tally[j].pairs ? tally[j].sum : tally[j].pairs;
-                if (size == keep && known < heap[0].s) continue; /* the usual case: skip early */
+                if (size == cap && known < heap[0].s) continue; /* the usual case: skip early */
                 if (banned[j] == i || languages_clash(J->lang[i], J->lang[j])) continue;
-                heap_offer(heap, &size, keep, (Cand){known, tie_hash(J->seed, i, j), j});
+                heap_offer(heap, &size, cap, (Cand){known, tie_hash(J->seed, i, j), j});
             }
             /* Rescore exactly: the bounds missed unscanned topics, and were floats. */
             for (int32_t x = 0; x < size; x++) heap[x].s = score_marked(J, mark, mrole, i, heap[x].j);

@@ -28,7 +28,7 @@ import ctypes
 import importlib.util
 import math
 from array import array
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -264,6 +264,15 @@ class CandidateGraph:
     ei: array[int]
     ej: array[int]
     w: array[float]
+
+    def only(self, keep: Callable[[int, int], bool]) -> CandidateGraph:
+        """The edges ``(i, j)`` for which ``keep(i, j)`` is true."""
+        kept = [e for e, (i, j) in enumerate(zip(self.ei, self.ej, strict=True)) if keep(i, j)]
+        return CandidateGraph(
+            array(self.ei.typecode, (self.ei[e] for e in kept)),
+            array(self.ej.typecode, (self.ej[e] for e in kept)),
+            array("d", (self.w[e] for e in kept)),
+        )
 
 
 def candidate_graph(

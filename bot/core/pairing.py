@@ -815,16 +815,7 @@ class _Pool:
         a repair of whoever is still out. Returns the mate array, who took the spare seat
         (-1: nobody), who is left out, and their neighbours in the graph."""
         if fixed:
-            keep = [
-                e
-                for e, (i, j) in enumerate(zip(graph.ei, graph.ej, strict=True))
-                if i not in fixed and j not in fixed
-            ]
-            graph = fastmatch.CandidateGraph(
-                array(graph.ei.typecode, (graph.ei[e] for e in keep)),
-                array(graph.ej.typecode, (graph.ej[e] for e in keep)),
-                array("d", (graph.w[e] for e in keep)),
-            )
+            graph = graph.only(lambda i, j: i not in fixed and j not in fixed)
         mate, extra = self.fast_match(graph, self.n, seat=seat)
         out = fixed | {extra}
         left = [v for v in range(self.n) if mate[v] < 0 and v not in out]
@@ -975,15 +966,10 @@ class _Pool:
         graph: fastmatch.CandidateGraph, languages: Sequence[int], cards: Sequence[_Card]
     ) -> fastmatch.CandidateGraph:
         shared_bit = 1 << 63
-        keep = [
-            e
-            for e, (i, j) in enumerate(zip(graph.ei, graph.ej, strict=True))
-            if languages[i] & languages[j] != shared_bit or _common_language((cards[i], cards[j]))
-        ]
-        return fastmatch.CandidateGraph(
-            array(graph.ei.typecode, (graph.ei[e] for e in keep)),
-            array(graph.ej.typecode, (graph.ej[e] for e in keep)),
-            array("d", (graph.w[e] for e in keep)),
+        return graph.only(
+            lambda i, j: (
+                languages[i] & languages[j] != shared_bit or _common_language((cards[i], cards[j]))
+            )
         )
 
     def neighbours(

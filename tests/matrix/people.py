@@ -26,6 +26,8 @@ from nio import (
     SyncResponse,
 )
 
+from bot.adapters.matrix import exchange_keys
+
 SYNC_FILTER = {"room": {"timeline": {"limit": 200}}}
 WAIT = 30.0  # seconds; generous for a loaded 2-core machine, never slept through
 
@@ -94,16 +96,7 @@ class Person:
 
     async def _crypto(self) -> None:
         """Key exchange, as nio's sync_forever does it (only for encrypted clients)."""
-        c = self.client
-        if c.olm is None:
-            return
-        if c.should_upload_keys:
-            await c.keys_upload()
-        if c.should_query_keys:
-            await c.keys_query()
-        if c.should_claim_keys:
-            await c.keys_claim(c.get_users_for_key_claiming())
-        await c.send_to_device_messages()
+        await exchange_keys(self.client)
 
     def _record(self, room_id: str, event: Any) -> None:
         if getattr(event, "sender", None) != self.bot_id:
