@@ -2,7 +2,7 @@
 #   docker build -t funkel .
 #   docker run --rm funkel demo
 #   docker run -v "$PWD/config.yaml:/config/config.yaml:ro" -v funkel-data:/data funkel check-config /config/config.yaml
-#   docker run -e MATRIX_ACCESS_TOKEN -v "$PWD/config.yaml:/config/config.yaml:ro" -v funkel-data:/data \
+#   docker run -e DISCORD_TOKEN -e MATRIX_ACCESS_TOKEN -v "$PWD/config.yaml:/config/config.yaml:ro" -v funkel-data:/data \
 #       funkel run --config /config/config.yaml
 
 # Build stage: has a C compiler, so the fast matcher (bot/core/_fastmatch.c) is compiled.
@@ -10,8 +10,9 @@ FROM python:3.11 AS build
 WORKDIR /src
 COPY pyproject.toml setup.py README.md LICENSE ./
 COPY bot ./bot
-# With the Matrix extra (matrix-nio[e2e]: its encryption library comes as a manylinux wheel).
-RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[matrix]"
+# With both platforms: discord.py, and matrix-nio[e2e] (its encryption library comes as a
+# manylinux wheel).
+RUN pip wheel --no-cache-dir --wheel-dir /wheels ".[discord,matrix]"
 
 # Runtime stage: slim, no compiler needed.
 FROM python:3.11-slim

@@ -27,7 +27,7 @@ examples:
   funkel console --db meetup.sqlite3   type as different people: @anna join
   funkel pair attendees.csv --seed 7   pair a sign-up list for an in-person meetup
   funkel check-config config.yaml      validate a config file
-  funkel run --config config.yaml      run the bot on Matrix (needs a matrix: section)
+  funkel run --config config.yaml      run the bot on Discord and/or Matrix
 
 'funkel COMMAND --help' explains each command."""
 
@@ -99,10 +99,11 @@ def _build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser(
         "run",
-        help="run the bot on the chat platform your config sets up (Matrix)",
-        description="Log in to Matrix with the config's matrix: section and serve meetup "
-        "rooms and direct messages until stopped with Ctrl-C or SIGTERM. Restarts continue "
-        "where the bot stopped: no old command is answered twice and no message is lost.",
+        help="run the bot on the chat platforms your config sets up (Discord, Matrix)",
+        description="Connect to Discord (the config's discord: section) and/or Matrix (its "
+        "matrix: section) and serve meetup channels and direct messages until stopped with "
+        "Ctrl-C or SIGTERM. Restarts continue where the bot stopped: no old command is "
+        "answered twice and no message is lost.",
     )
     run.add_argument("--config", required=True, help="path to the YAML config")
 
@@ -130,8 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     # aiosqlite logs every statement with its parameters at DEBUG: that would put note text
     # and curiosity cards into the logs, which Funkel promises never to do.
     logging.getLogger("aiosqlite").setLevel(max(logging.INFO, logging.root.level))
-    # nio and peewee (nio's key store) log requests, events and SQL at DEBUG.
-    for chatty in ("nio", "peewee"):
+    # nio, peewee (nio's key store) and discord.py log requests, events and SQL at DEBUG,
+    # gateway payloads with note text among them.
+    for chatty in ("nio", "peewee", "discord"):
         logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     from bot.adapters import StartupError
 

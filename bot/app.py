@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TextIO
+from dataclasses import dataclass, replace
+from typing import Any, TextIO
 
 from bot.adapters.console import CONSOLE_HELP, ConsoleAdapter, ConsoleInputError, parse_line
 from bot.config import Config
@@ -23,15 +23,23 @@ log = logging.getLogger(__name__)
 
 
 def settings_from(config: Config) -> Callable[[str], Settings]:
-    """Every community gets the configured settings (per-community overrides come later)."""
+    """The configured community settings; a Discord server listed under ``discord.guilds``
+    overrides its language, round length (and, in the adapter, its organizer role)."""
     c = config.community
-    settings = Settings(
+    base = Settings(
         language=c.language,
         organizers=frozenset(c.organizers),
         round_minutes=c.round_minutes,
         retention_days=c.retention_days,
     )
-    return lambda _community_id: settings
+    own: dict[str, Settings] = {}
+    for guild_id, values in ((config.discord or {}).get("guilds") or {}).items():
+        own[f"discord:{guild_id}"] = replace(
+            base,
+            language=values.get("language", base.language),
+            round_minutes=values.get("round_minutes", base.round_minutes),
+        )
+    return lambda community_id: own.get(community_id, base)
 
 
 def open_store(database: str) -> Store:
@@ -106,45 +114,69 @@ async def console_session(
 
 
 async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
-    """``funkel run``: serve the platform the config sets up until ``stop`` is set.
+    """``funkel run``: serve every platform the config sets up until ``stop`` is set.
 
-    Matrix today (Discord will follow). Raises ``StartupError`` when the config sets up no
-    platform this version can run, or the platform refuses to start.
+    Raises ``StartupError`` when the config sets up no platform, its support is not
+    installed, or a platform refuses to start (one failing stops the others).
     """
     from bot.adapters import StartupError
 
-    if not config.matrix:
+    if not config.matrix and not config.discord:
         raise StartupError(
-            f"{config.source} sets up no chat platform to run — add a matrix: section with "
-            "homeserver, user_id and access_token (see config.example.yaml and the README's "
-            "Matrix section)"
+            f"{config.source} sets up no chat platform to run — add a discord: section (token) "
+            "or a matrix: section (homeserver, user_id, access_token); see config.example.yaml "
+            "and the README's Discord and Matrix sections"
         )
-    try:
-        from bot.adapters.matrix import MatrixAdapter, MatrixSettings
-    except ImportError as exc:
-        raise StartupError(
-            f"Matrix support is not installed ({exc.name} is missing) — install it with "
-            "pip install 'funkel[matrix]'"
-        ) from None
-
-    settings = MatrixSettings.from_config(config)
     async with running(config) as app:
-        purged = await app.service.purge_expired(f"matrix:{settings.user_id}")
-        if purged:
-            log.info("retention: removed %d old rows", purged)
-        adapter = MatrixAdapter(
-            settings, app.service, app.store, language=config.community.language
-        )
-        task = asyncio.create_task(adapter.run())
+        runners: list[Coroutine[Any, Any, None]] = []
+        if config.discord:
+            runners.append(await _discord(config, app))
+        if config.matrix:
+            runners.append(await _matrix(config, app))
+        tasks = [asyncio.create_task(r) for r in runners]
         waiter = asyncio.create_task((stop or asyncio.Event()).wait())
         try:
-            done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-            if task in done:
-                task.result()  # a startup error: raise it
+            done, _ = await asyncio.wait({*tasks, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                if task in done:
+                    task.result()  # a startup error: raise it
         finally:
-            for pending in (task, waiter):
+            for pending in (*tasks, waiter):
                 pending.cancel()
-            for pending in (task, waiter):
+            for pending in (*tasks, waiter):
                 with contextlib.suppress(asyncio.CancelledError):
                     await pending
         log.info("stopped cleanly")
+
+
+def _missing(platform: str, extra: str, exc: ImportError) -> Exception:
+    from bot.adapters import StartupError
+
+    return StartupError(
+        f"{platform} support is not installed ({exc.name} is missing) — install it with "
+        f"pip install 'funkel[{extra}]'"
+    )
+
+
+async def _discord(config: Config, app: App) -> Coroutine[Any, Any, None]:
+    try:
+        from bot.adapters.discord import DiscordAdapter, DiscordSettings
+    except ImportError as exc:
+        raise _missing("Discord", "discord", exc) from None
+    settings = DiscordSettings.from_config(config)
+    purged = await app.service.purge_expired("discord")  # retention is the same everywhere
+    if purged:
+        log.info("retention: removed %d old rows", purged)
+    return DiscordAdapter(settings, app.service, app.store).run()
+
+
+async def _matrix(config: Config, app: App) -> Coroutine[Any, Any, None]:
+    try:
+        from bot.adapters.matrix import MatrixAdapter, MatrixSettings
+    except ImportError as exc:
+        raise _missing("Matrix", "matrix", exc) from None
+    settings = MatrixSettings.from_config(config)
+    purged = await app.service.purge_expired(f"matrix:{settings.user_id}")
+    if purged:
+        log.info("retention: removed %d old rows", purged)
+    return MatrixAdapter(settings, app.service, app.store, language=config.community.language).run()

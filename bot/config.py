@@ -543,10 +543,56 @@ def _matrix_room(value: Any, path: str) -> str:
     return text
 
 
-# Settings of the platform sections, for the adapters (coming). Each: (check, required).
+def _role(value: Any, path: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    text = _text(value, path).strip()
+    if not text or len(text) > 100:
+        raise _Invalid(f"{path} must be a role name or id (1–100 characters), got {text!r}")
+    return text
+
+
+# Settings one Discord server (guild) may override; see the discord.guilds key.
+_DISCORD_GUILD_KEYS: Mapping[str, Callable[[Any, str], Any]] = {
+    "language": _language,
+    "round_minutes": _whole_number(1, 240),
+    "organizer_role": _role,
+}
+
+
+def _discord_guilds(value: Any, path: str) -> Mapping[str, Mapping[str, Any]]:
+    """``{server id: {language, round_minutes, organizer_role}}``: each server's own settings."""
+    if not isinstance(value, Mapping):
+        raise _Invalid(
+            f"{path} must be a section of server ids, each with its settings, got {_kind(value)}"
+        )
+    out: dict[str, Mapping[str, Any]] = {}
+    problems: list[str] = []
+    for gid, settings in value.items():
+        try:
+            key = _discord_id(gid, f"{path} key")
+        except _Invalid as exc:
+            problems.extend(exc.problems)
+            continue
+        here = f"{path}.{key}"
+        section = _section(settings, here, tuple(_DISCORD_GUILD_KEYS), problems) or {}
+        own: dict[str, Any] = {}
+        for name, check in _DISCORD_GUILD_KEYS.items():
+            got = _get(section, here, name, None, check, problems)
+            if got is not None:
+                own[name] = got
+        out[key] = MappingProxyType(own)
+    if problems:
+        raise _Invalid(*problems)
+    return MappingProxyType(out)
+
+
+# Settings of the Discord section (bot.adapters.discord reads them). Each: (check, required).
 _DISCORD_KEYS: Mapping[str, tuple[Callable[[Any, str], Any], bool]] = {
     "token": (_text, True),
     "guild_ids": (_list_of(_discord_id, "Discord server ids"), False),
+    "organizer_role": (_role, False),
+    "guilds": (_discord_guilds, False),
 }
 # The Matrix adapter's defaults for the optional keys (bot.adapters.matrix reads them).
 MATRIX_DEFAULTS: Mapping[str, Any] = MappingProxyType(

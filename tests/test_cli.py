@@ -115,7 +115,8 @@ def test_run_without_a_chat_platform_says_what_to_add(tmp_path: Path) -> None:
     config.write_text("storage:\n  database: funkel.sqlite3\n", encoding="utf-8")
     result = funkel("run", "--config", str(config))
     assert result.returncode == 2
-    assert "sets up no chat platform to run — add a matrix: section" in result.stderr
+    assert "sets up no chat platform to run — add a discord: section" in result.stderr
+    assert "or a matrix: section" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -385,8 +385,11 @@ def test_the_shipped_example_loads_once_the_placeholder_is_replaced(tmp_path: Pa
 
 
 def _uncomment_platform_keys(text: str) -> str:
-    """The example with every commented-out '  # key: value' line under a section enabled."""
-    return re.sub(r"^  # ([a-z_]+: )", r"  \1", text, flags=re.MULTILINE)
+    """The example with every commented-out '  # key: value' line under a section enabled,
+    and the lines nested below such a key (``discord.guilds``)."""
+    return re.sub(
+        r'^  # ([a-z_]+:(?: |$)|  "\d+":$|    [a-z_]+: )', r"  \1", text, flags=re.MULTILINE
+    )
 
 
 def test_the_examples_platform_keys_are_checked_and_refused_as_placeholders(
@@ -422,7 +425,18 @@ def test_the_examples_platform_keys_load_once_filled_in(tmp_path: Path) -> None:
         text = text.replace(placeholder, real)
     env = {"DISCORD_TOKEN": "d", "MATRIX_ACCESS_TOKEN": "m"}
     config = load_config(write(tmp_path, text), env=env)
-    assert config.discord == {"token": "d", "guild_ids": ("123456789012345678",)}
+    assert config.discord == {
+        "token": "d",
+        "guild_ids": ("123456789012345678",),
+        "organizer_role": "Organizers",
+        "guilds": {
+            "123456789012345678": {
+                "language": "de",
+                "round_minutes": 15,
+                "organizer_role": "Orga-Team",
+            }
+        },
+    }
     assert config.matrix == {
         "homeserver": "https://matrix.funkel.test",
         "user_id": "@funkel:funkel.test",
@@ -450,7 +464,7 @@ def test_every_key_in_the_example_is_commented() -> None:
         assert above.startswith("#") and not setting.match(above.lstrip()), (
             f"config.example.yaml line {number + 1} ({line.strip()!r}) has no comment above it"
         )
-    assert checked == 24  # 5 top-level, 7 storage/community and 12 platform settings
+    assert checked == 26  # 5 top-level, 7 storage/community and 14 platform settings
 
 
 # --- the file itself -----------------------------------------------------------------------

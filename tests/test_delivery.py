@@ -47,10 +47,16 @@ async def test_a_message_that_always_fails_is_given_up_after_the_limit(tmp_path:
         tries += 1
         raise ConnectionError("down")
 
-    worker = Deliverer(store, send)
+    gave_up: list[str] = []
+
+    async def given_up(message: OutboxMessage) -> None:
+        gave_up.append(message.text)
+
+    worker = Deliverer(store, send, given_up=given_up)
     for _ in range(MAX_ATTEMPTS + 2):
         await worker.deliver_pending()
     assert tries == MAX_ATTEMPTS
+    assert gave_up == ["broken"]  # told once, so a delivery report can count it
     async with store.transaction() as tx:
         assert await tx.pending_outbox() == []
     await store.close()

@@ -26,7 +26,6 @@ Every bot message is an ``m.notice`` with a plain body and escaped HTML, and an 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import html
 import json
@@ -63,7 +62,7 @@ from nio import (
 )
 from nio.crypto import ENCRYPTION_ENABLED
 
-from bot.adapters import StartupError
+from bot.adapters import StartupError, cancel_and_wait
 from bot.config import MATRIX_DEFAULTS, Config
 from bot.core.delivery import Deliverer, DeliveryFailed
 from bot.core.events import CommandReceived, MemberLeft, Reply
@@ -330,9 +329,7 @@ class MatrixAdapter:
                 await self._sync_forever()
             finally:
                 if deliver is not None:
-                    deliver.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await deliver
+                    await cancel_and_wait(deliver)
                 await self.client.close()
 
     async def login(self) -> None:

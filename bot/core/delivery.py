@@ -21,6 +21,8 @@ from bot.core.text import neutralise_mentions
 log = logging.getLogger(__name__)
 
 Send = Callable[[OutboxMessage], Awaitable[None]]
+# Told about a message given up after MAX_ATTEMPTS (e.g. to count it in a delivery report).
+GivenUp = Callable[[OutboxMessage], Awaitable[None]]
 # A message that keeps failing is given up after this many tries (and logged), so one bad
 # message can never hold up everyone else's.
 MAX_ATTEMPTS = 5
@@ -37,6 +39,7 @@ class Deliverer:
     send: Send
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     batch: int = 100
+    given_up: GivenUp | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def poke(self) -> None:
@@ -89,6 +92,8 @@ class Deliverer:
                         attempts,
                         reason,
                     )
+                    if self.given_up is not None:
+                        await self.given_up(message)
                 async with self.store.transaction() as tx:
                     await tx.mark_sent(message.id, self.clock())
                 sent += 1
