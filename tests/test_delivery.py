@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.core.delivery import MAX_ATTEMPTS, Deliverer
@@ -76,4 +77,29 @@ async def test_a_message_is_sent_once_across_two_passes(tmp_path: Path) -> None:
     await worker.deliver_pending()
     await worker.deliver_pending()
     assert delivered == ["hello"]
+    await store.close()
+
+
+async def test_two_platforms_in_one_process_keep_to_their_own_messages(tmp_path: Path) -> None:
+    """Discord's worker never takes (and so never loses) a Matrix message, and back."""
+    store = SqliteStore(tmp_path / "p.sqlite3")
+    await store.open()
+    async with store.transaction() as tx:
+        for community in ("matrix:@bot:x.org", "discord:1", "matrix:@bot:x.org", "discord:1"):
+            await tx.enqueue(
+                NewOutboxMessage(community, TargetKind.ROOM, "room", "test", community)
+            )
+    sent: dict[str, list[str]] = {"discord": [], "matrix": []}
+
+    def sender(platform: str) -> Callable[[OutboxMessage], Awaitable[None]]:
+        async def send(message: OutboxMessage) -> None:
+            sent[platform].append(message.community_id)
+
+        return send
+
+    await Deliverer(store, sender("discord"), platform="discord").deliver_pending()
+    async with store.transaction() as tx:
+        assert len(await tx.pending_outbox()) == 2  # Matrix's two still wait for Matrix
+    await Deliverer(store, sender("matrix"), platform="matrix").deliver_pending()
+    assert sent == {"discord": ["discord:1"] * 2, "matrix": ["matrix:@bot:x.org"] * 2}
     await store.close()

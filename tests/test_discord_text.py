@@ -97,8 +97,9 @@ def test_markdown_people_typed_shows_as_typed() -> None:
 
 def test_nonces_are_short_and_distinct() -> None:
     """Discord accepts nonces of at most 25 characters."""
-    assert len(nonce_of(2**53)) <= 25
-    assert nonce_of(1) != nonce_of(11)
+    assert len(nonce_of(2**63 - 1, "a1b2")) <= 25  # the largest SQLite id, a 4-digit salt
+    assert nonce_of(1, "a1b2") != nonce_of(11, "a1b2")
+    assert nonce_of(1, "a1b2") != nonce_of(1, "c3d4")  # another database, another nonce
 
 
 def test_discord_section_with_servers_and_their_own_settings(tmp_path: Path) -> None:

@@ -849,6 +849,21 @@ async def test_pending_outbox_is_oldest_first(store: Store) -> None:
     assert [m.id for m in first_two] == ids[:2]
 
 
+async def test_pending_outbox_of_one_platform(store: Store) -> None:
+    """An adapter sees only its platform's messages, oldest first; the limit counts those."""
+    async with store.transaction() as tx:
+        for community in ("discord:1", "matrix:@bot:x.org", "discord:2", "discordx:3"):
+            await tx.enqueue(
+                NewOutboxMessage(community, TargetKind.ROOM, "room", "test", community)
+            )
+        discord = await tx.pending_outbox(platform="discord")
+        one = await tx.pending_outbox(limit=1, platform="matrix")
+        everything = await tx.pending_outbox()
+    assert [m.text for m in discord] == ["discord:1", "discord:2"]
+    assert [m.text for m in one] == ["matrix:@bot:x.org"]
+    assert len(everything) == 4
+
+
 async def test_outbox_message_reads_back_as_enqueued(store: Store) -> None:
     """Target, kind, literal text and payload survive; it is unsent with a creation time."""
     new = NewOutboxMessage(

@@ -23,11 +23,13 @@ import io
 import json
 import logging
 import re
+import secrets
 import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self, cast
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.app_commands import locale_str
@@ -121,9 +123,13 @@ def split_message(text: str, limit: int = MAX_MESSAGE_CHARS) -> list[str]:
     return pieces
 
 
-def nonce_of(message_id: int) -> str:
-    """The nonce of an outbox message: Discord drops a second message with the same nonce."""
-    return f"funkel-{message_id}"
+def nonce_of(message_id: int, salt: str = "") -> str:
+    """The nonce of an outbox message: Discord drops a second message with the same nonce.
+
+    ``salt`` is random per database: an outbox id SQLite hands out again (after the newest
+    row was deleted by "forget me") must not look like the message it replaced.
+    """
+    return f"f{salt}-{message_id}"
 
 
 def _s(key: str) -> locale_str:
@@ -434,16 +440,28 @@ class _RoundReport:
         else:
             lines = [t_in(lang, "discord.progress.done", total=self.total, count=self.total)]
         if self.threads:
-            names = ", ".join(self.threads)
+            names = _some(self.threads, lang)
             lines.append(
                 t_in(lang, "discord.progress.threads", count=len(self.threads), names=names)
             )
         if self.unreachable:
-            names = ", ".join(self.unreachable)
+            names = _some(self.unreachable, lang)
             lines.append(
                 t_in(lang, "discord.progress.unreachable", count=len(self.unreachable), names=names)
             )
-        return "\n".join(lines)
+        # One message, whatever the names: a cut report beats none.
+        return split_message(render("\n".join(lines)))[0]
+
+
+REPORT_NAMES = 10  # names listed per line of the delivery report; the rest are counted
+
+
+def _some(names: Sequence[str], language: str) -> str:
+    shown = ", ".join(names[:REPORT_NAMES])
+    if len(names) <= REPORT_NAMES:
+        return shown
+    more = t_in(language, "discord.progress.more", count=len(names) - REPORT_NAMES)
+    return f"{shown} {more}"
 
 
 # ---------------------------------------------------------------------- the adapter
@@ -464,12 +482,13 @@ class DiscordAdapter:
         self.store = store
         self.deliver_poll_seconds = deliver_poll_seconds
         self.client = FunkelClient(self, **client_options)
-        self.deliverer = Deliverer(store, self.send, given_up=self._given_up)
+        self.deliverer = Deliverer(store, self.send, given_up=self._given_up, platform=PLATFORM)
         self.ready = asyncio.Event()
         self._reports: dict[int, _RoundReport] = {}
         # Held while a round starts until its report exists, so no pairing goes uncounted.
         self._report_lock = asyncio.Lock()
         self._thread_lock = asyncio.Lock()
+        self._salt = ""
         self._build_commands()
 
     # ------------------------------------------------------------------ running
@@ -485,6 +504,12 @@ class DiscordAdapter:
                         "Discord refused the bot token (discord.token): copy it again from the "
                         "developer portal (your application → Bot → Reset Token) into the "
                         "environment variable the config names"
+                    ) from None
+                except (aiohttp.ClientError, OSError, discord.HTTPException) as exc:
+                    raise StartupError(
+                        f"could not log in to Discord or register the /funkel commands ({exc}); "
+                        "check this machine's connection to discord.com and "
+                        "https://discordstatus.com, then start again"
                     ) from None
                 connection = asyncio.create_task(self.client.connect(reconnect=True))
                 ready = asyncio.create_task(self.ready.wait())
@@ -507,6 +532,12 @@ class DiscordAdapter:
     async def setup(self) -> None:
         """After login: register the buttons and sync the commands if they changed."""
         self.client.add_dynamic_items(_Button)
+        async with self.store.transaction() as tx:
+            salt = await tx.get_state(f"{PLATFORM}.nonce_salt")
+            if salt is None:
+                salt = secrets.token_hex(2)
+                await tx.set_state(f"{PLATFORM}.nonce_salt", salt)
+        self._salt = salt
         await self.client.tree.set_translator(_Translator())
         targets: list[discord.Object | None] = (
             [discord.Object(g) for g in sorted(self.settings.guild_ids)]
@@ -523,7 +554,11 @@ class DiscordAdapter:
         payload = json.dumps(
             [c.to_dict(tree) for c in tree.get_commands(guild=guild)]
             + [
-                {k: v for k, v in catalog(lang).items() if k.startswith("discord.command")}
+                {
+                    k: v
+                    for k, v in catalog(lang).items()
+                    if k.startswith(("discord.command", "discord.option"))
+                }
                 for lang in ("en", *LOCALES.values())
             ],
             sort_keys=True,
@@ -768,8 +803,9 @@ class DiscordAdapter:
         try:
             replies = await self.service.handle(event)
         except StoreError as exc:
+            log.warning("a command could not use the database: %s", exc)
             language = await self._safe_language(event.community_id, interaction.user.id)
-            replies = [Reply(t_in(language, "discord.busy", reason=str(exc)), private=True)]
+            replies = [Reply(t_in(language, "discord.busy"), private=True)]
         self.deliverer.poke()
         return replies
 
@@ -844,11 +880,17 @@ class DiscordAdapter:
         if self.client.is_closed():  # stopping: requests in flight fail, nothing to tell
             log.info("an interaction was cut short by the shutdown: %s", type(error).__name__)
             return
-        log.error("an interaction failed", exc_info=error)
         community = community_of(interaction.guild_id or 0)
         language = self.service.settings(community).language
+        cause = error.__cause__ if isinstance(error, app_commands.AppCommandError) else error
+        if isinstance(cause, StoreError):  # e.g. the database is locked: not a bug
+            log.warning("an interaction could not use the database: %s", cause)
+            text = t_in(language, "discord.busy")
+        else:
+            log.error("an interaction failed", exc_info=error)
+            text = t_in(language, "discord.error")
         with contextlib.suppress(discord.HTTPException):
-            await self.answer(interaction, [t_in(language, "discord.error")])
+            await self.answer(interaction, [text])
 
     # ------------------------------------------------------------------ use cases
     async def join(self, interaction: discord.Interaction[Any]) -> None:
@@ -922,7 +964,10 @@ class DiscordAdapter:
                 language = await self.language_of(event.community_id, interaction.user.id)
                 report = _RoundReport(after[0], after[1], language)
                 self._reports[after[0]] = report
-        await self.answer(interaction, [r.text for r in replies])
+        texts = [r.text for r in replies]
+        if report is not None and not interaction.app_permissions.send_messages:
+            texts.append(t_in(report.language, "discord.cannot_announce"))
+        await self.answer(interaction, texts)
         if report is not None and report.total:
             report.message = await interaction.followup.send(
                 report.text(), ephemeral=True, wait=True
@@ -1036,6 +1081,7 @@ class DiscordAdapter:
             return
         if event.room is None:  # pragma: no cover - guild_only commands always have a channel
             return
+        await interaction.response.defer(ephemeral=True, thinking=True)
         channel = self.client.get_partial_messageable(int(event.room))
         try:
             await channel.send(t_in(language, "discord.signup"), view=signup_view(language))
@@ -1050,7 +1096,7 @@ class DiscordAdapter:
         async with self._report_lock:
             pass  # a round that is starting registers its report first
         text = render(message.text)
-        nonce = nonce_of(message.id)
+        nonce = nonce_of(message.id, self._salt)
         if message.target_kind is TargetKind.ROOM:
             channel = self.client.get_partial_messageable(int(message.target))
             try:
@@ -1100,55 +1146,88 @@ class DiscordAdapter:
         nonce: str,
         view: discord.ui.View | None,
     ) -> bool:
-        """For closed DMs: the member's private thread in the meetup channel."""
+        """For closed DMs: the member's private thread in the meetup channel.
+
+        The thread is reused; one that is gone or archived (after a week without messages)
+        is replaced by a new one.
+        """
         channel_id = await self._meetup_channel(message, ref)
         if channel_id is None:
             return False
         key = f"{PLATFORM}.thread.{channel_id}.{ref.user_id}"
-        user = discord.Object(int(ref.user_id))
         async with self._thread_lock:
             async with self.store.transaction() as tx:
                 stored = await tx.get_state(key)
-                member = await tx.get_member(ref)
-            language = await self.language_of(message.community_id, int(ref.user_id))
-            try:
-                if stored is None:
-                    parent = self.client.get_channel(channel_id)
-                    if not isinstance(parent, discord.TextChannel):
-                        log.warning("no private thread possible in channel %s", channel_id)
-                        return False
-                    name = member.display_name if member else ref.user_id
-                    thread = await parent.create_thread(
-                        name=t_in(language, "discord.thread_name", name=name)[:100],
-                        type=discord.ChannelType.private_thread,
-                        invitable=False,
-                        auto_archive_duration=10080,
+            if stored is not None:
+                try:
+                    await self._post_in_thread(int(stored), message, ref, text, nonce, view)
+                    return True
+                except discord.HTTPException as exc:
+                    log.info(
+                        "private thread %s unusable (%s %s); opening a new one",
+                        stored,
+                        exc.status,
+                        exc.code,
                     )
-                    stored = str(thread.id)
-                    async with self.store.transaction() as tx:
-                        await tx.set_state(key, stored)
-                # Every time: they may have left the thread since (adding is idempotent).
-                await self.client.http.add_user_to_thread(int(stored), int(ref.user_id))
-                intro = t_in(language, "discord.thread_message", mention=f"<@{ref.user_id}>")
-                target = self.client.get_partial_messageable(int(stored))
-                await _send(
-                    target,
-                    intro + "\n\n" + text,
-                    nonce,
-                    view=view,
-                    mentions=discord.AllowedMentions(everyone=False, roles=False, users=[user]),
-                )
-            except (discord.Forbidden, discord.NotFound) as exc:
+                async with self.store.transaction() as tx:
+                    await tx.delete_state(key)
+            try:
+                thread_id = await self._open_thread(channel_id, message, ref)
+                if thread_id is None:
+                    return False
+                async with self.store.transaction() as tx:
+                    await tx.set_state(key, str(thread_id))
+                await self._post_in_thread(thread_id, message, ref, text, nonce, view)
+            except discord.HTTPException as exc:
                 log.warning(
                     "could not use a private thread in channel %s: %s %s",
                     channel_id,
                     exc.status,
                     exc.code,
                 )
-                async with self.store.transaction() as tx:
-                    await tx.delete_state(key)
                 return False
         return True
+
+    async def _open_thread(
+        self, channel_id: int, message: OutboxMessage, ref: MemberRef
+    ) -> int | None:
+        parent = self.client.get_channel(channel_id)
+        if not isinstance(parent, discord.TextChannel):
+            log.warning("no private thread possible in channel %s", channel_id)
+            return None
+        async with self.store.transaction() as tx:
+            member = await tx.get_member(ref)
+        language = await self.language_of(message.community_id, int(ref.user_id))
+        name = member.display_name if member else ref.user_id
+        thread = await parent.create_thread(
+            name=t_in(language, "discord.thread_name", name=name)[:100],
+            type=discord.ChannelType.private_thread,
+            invitable=False,
+            auto_archive_duration=10080,
+        )
+        return thread.id
+
+    async def _post_in_thread(
+        self,
+        thread_id: int,
+        message: OutboxMessage,
+        ref: MemberRef,
+        text: str,
+        nonce: str,
+        view: discord.ui.View | None,
+    ) -> None:
+        # Every time: they may have left the thread since (adding is idempotent).
+        await self.client.http.add_user_to_thread(thread_id, int(ref.user_id))
+        language = await self.language_of(message.community_id, int(ref.user_id))
+        intro = t_in(language, "discord.thread_message", mention=f"<@{ref.user_id}>")
+        user = discord.Object(int(ref.user_id))
+        await _send(
+            self.client.get_partial_messageable(thread_id),
+            intro + "\n\n" + text,
+            nonce,
+            view=view,
+            mentions=discord.AllowedMentions(everyone=False, roles=False, users=[user]),
+        )
 
     async def _given_up(self, message: OutboxMessage) -> None:
         await self._track(message, "unreachable")
@@ -1180,10 +1259,11 @@ class DiscordAdapter:
             return
         report.last_shown = now
         try:
-            await report.message.edit(content=render(report.text()))
+            await report.message.edit(content=report.text())
         except discord.HTTPException as exc:
             # The organizer's interaction expired (15 minutes); delivery goes on regardless.
             log.info("could not update the delivery report: %s %s", exc.status, exc.code)
+            report.message = None
 
 
 async def _send(

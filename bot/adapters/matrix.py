@@ -288,7 +288,7 @@ class MatrixAdapter:
             store_path=str(settings.store_path),
             config=config or client_config(),
         )
-        self.deliverer = Deliverer(store, self.send)
+        self.deliverer = Deliverer(store, self.send, platform=PLATFORM)
         self.ready = asyncio.Event()  # set once the first sync was handled
         self._served: set[str] = set()  # meetup rooms (ids)
         self._dm_rooms: dict[str, str] = {}  # room id -> the member it is the direct room of

@@ -40,6 +40,8 @@ class Deliverer:
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     batch: int = 100
     given_up: GivenUp | None = None
+    # Only this platform's messages ("discord", "matrix"); None: every message.
+    platform: str | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def poke(self) -> None:
@@ -56,7 +58,7 @@ class Deliverer:
         failed_this_pass: set[int] = set()
         while True:
             async with self.store.transaction() as tx:
-                pending = await tx.pending_outbox(self.batch + len(failed_this_pass))
+                pending = await tx.pending_outbox(self.batch + len(failed_this_pass), self.platform)
             todo = [m for m in pending if m.id not in failed_this_pass]
             if not todo:
                 return sent

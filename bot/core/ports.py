@@ -212,8 +212,12 @@ class StoreTx(Protocol):
     async def enqueue(self, message: NewOutboxMessage) -> int:
         """Store the message (``payload`` must be JSON-serialisable); return its id."""
 
-    async def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
-        """Unsent messages, oldest first."""
+    async def pending_outbox(
+        self, limit: int = 100, platform: str | None = None
+    ) -> list[OutboxMessage]:
+        """Unsent messages, oldest first; with ``platform``, only those of its communities
+        (community ids start with ``"<platform>:"``), so two adapters in one process never
+        take each other's messages."""
 
     async def record_failure(self, message_id: int, error: str) -> int:
         """A delivery attempt failed: count it and keep a short reason (never the message

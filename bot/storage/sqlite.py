@@ -906,11 +906,15 @@ class _SqliteTx:
             ),
         )
 
-    async def pending_outbox(self, limit: int = 100) -> list[OutboxMessage]:
+    async def pending_outbox(
+        self, limit: int = 100, platform: str | None = None
+    ) -> list[OutboxMessage]:
+        prefix = "" if platform is None else f"{platform}:"
         rows = await self._all(
             "SELECT id, community_id, target_kind, target, kind, text, payload, created_at,"
-            " sent_at FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT ?",
-            (limit,),
+            " sent_at FROM outbox WHERE sent_at IS NULL AND substr(community_id, 1, ?) = ?"
+            " ORDER BY id LIMIT ?",
+            (len(prefix), prefix, limit),
         )
         return [_outbox_message(row) for row in rows]
 

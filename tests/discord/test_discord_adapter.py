@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,12 @@ class World:
         reply = await self.said(user, "card", options={"curious": curious, "tell": tell})
         assert "Saved your curiosity card" in reply, reply
 
+    async def attend(self, *names: str, closed_dms: Collection[str] = ()) -> None:
+        """Each of ``names`` joins the meetup and fills in their card (from CARDS)."""
+        for name in names:
+            self.person(name, dms_open=name not in closed_dms)
+            await self.join_with_card(name)
+
     def pairings(self, user: Json) -> list[Json]:
         return [m for m in self.fake.dm_messages(user) if m["content"].startswith("Round ")]
 
@@ -132,6 +138,13 @@ def buttons(message: Json) -> list[Json]:
 def inputs(modal: Json) -> list[Json]:
     """The fields of a form the bot opened (Label components wrap them)."""
     return [c["component"] for c in modal["data"]["components"] if c.get("type") == 18]
+
+
+def channel_denying_the_bot(world: World, name: str, permission: Permission) -> Json:
+    """A channel where a permission overwrite takes ``permission`` from Funkel's role."""
+    deny = {"id": world.fake.bot_role(world.guild)["id"], "type": 0, "allow": "0"}
+    deny["deny"] = str(int(permission))
+    return world.fake.add_channel(world.guild, name, overwrites=[deny])
 
 
 async def wait_until(fake: FakeDiscord, check: Callable[[], Any], timeout: float = 10) -> Any:
@@ -210,9 +223,7 @@ async def test_join_button_then_card_form(world: World) -> None:
 async def test_a_round_of_seven_gives_one_trio_and_a_dm_each(world: World) -> None:
     """Preview, start: one announcement without pings, one DM per person, organizer report."""
     await world.start()
-    for name in CARDS:
-        world.person(name)
-        await world.join_with_card(name)
+    await world.attend(*CARDS)
     preview = await world.said(world.orga, "round", "preview")
     assert "Preview of round 1: 3 groups" in preview
     assert not any(world.fake.dm_messages(p) for p in world.people.values())
@@ -249,9 +260,7 @@ async def test_a_round_of_seven_gives_one_trio_and_a_dm_each(world: World) -> No
 
 async def test_closed_dms_get_a_private_thread_and_the_organizer_is_told(world: World) -> None:
     await world.start()
-    for name in ("Anna", "Ben", "Chiara"):
-        world.person(name, dms_open=name != "Ben")
-        await world.join_with_card(name)
+    await world.attend("Anna", "Ben", "Chiara", closed_dms={"Ben"})
     iid, _ = await world.slash(world.orga, "round", "start")
     report = await wait_until(
         world.fake,
@@ -274,24 +283,9 @@ async def test_closed_dms_get_a_private_thread_and_the_organizer_is_told(world: 
 
 async def test_nobody_reachable_is_named_to_the_organizer(world: World) -> None:
     """DMs closed and no right to open private threads: the organizer hears whom to tell."""
-    bot_role = world.fake.bot_role(world.guild)
-    locked = world.fake.add_channel(
-        world.guild,
-        "no-threads",
-        overwrites=[
-            {
-                "id": bot_role["id"],
-                "type": 0,
-                "allow": "0",
-                "deny": str(int(Permission.CREATE_PRIVATE_THREADS)),
-            }
-        ],
-    )
-    world.channel = locked
+    world.channel = channel_denying_the_bot(world, "no-threads", Permission.CREATE_PRIVATE_THREADS)
     await world.start()
-    for name in ("Anna", "Ben"):
-        world.person(name, dms_open=name != "Ben")
-        await world.join_with_card(name)
+    await world.attend("Anna", "Ben", closed_dms={"Ben"})
     iid, _ = await world.slash(world.orga, "round", "start")
     report = await wait_until(
         world.fake,
@@ -304,9 +298,7 @@ async def test_nobody_reachable_is_named_to_the_organizer(world: World) -> None:
 
 async def test_note_form_and_the_mutual_wish_to_talk_again(world: World) -> None:
     await world.start()
-    for name in ("Anna", "Ben"):
-        world.person(name)
-        await world.join_with_card(name)
+    await world.attend("Anna", "Ben")
     await world.said(world.orga, "round", "start")
     anna, ben = world.people["Anna"], world.people["Ben"]
     await wait_until(world.fake, lambda: world.pairings(anna) and world.pairings(ben))
@@ -337,9 +329,7 @@ async def test_note_form_and_the_mutual_wish_to_talk_again(world: World) -> None
 
 async def test_organizer_commands_are_refused_to_others_server_side(world: World) -> None:
     await world.start(organizer_role="Stewards")
-    for name in ("Anna", "Ben"):
-        world.person(name)
-        await world.join_with_card(name)
+    await world.attend("Anna", "Ben")
     refused = await world.said(world.people["Anna"], "round", "start")
     assert "Only organizers can run pairing rounds" in refused
     refused = await world.said(world.people["Anna"], "signup")
@@ -357,11 +347,12 @@ async def test_organizer_commands_are_refused_to_others_server_side(world: World
     await wait_until(world.fake, lambda: all(world.pairings(p) for p in world.people.values()))
 
 
-async def test_a_rate_limit_on_dms_is_waited_out_and_nothing_doubles(world: World) -> None:
+async def test_a_rate_limit_on_dms_is_waited_out_and_nothing_doubles(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("INFO", logger="bot")
     await world.start()
-    for name in ("Anna", "Ben"):
-        world.person(name)
-        await world.join_with_card(name)
+    await world.attend("Anna", "Ben")
     world.fake.rate_limit_next("POST", r"/channels/\d+/messages", retry_after=0.6)
     await world.said(world.orga, "round", "start")
     await wait_until(world.fake, lambda: all(world.pairings(p) for p in world.people.values()))
@@ -375,6 +366,8 @@ async def test_a_rate_limit_on_dms_is_waited_out_and_nothing_doubles(world: Worl
     assert retried and retried[0].at - limited.at >= 0.55
     for user in world.people.values():
         assert len(world.pairings(user)) == 1
+    # discord.py waited, rather than Funkel's outbox retrying a failed send.
+    assert not [r for r in caplog.records if "failed, attempt" in r.getMessage()]
 
 
 async def test_a_restart_mid_delivery_sends_nothing_twice(world: World) -> None:
@@ -416,27 +409,6 @@ async def test_restart_does_not_register_unchanged_commands_again(world: World) 
     assert len(calls) == 1
 
 
-async def test_each_server_is_a_community_with_its_own_language(world: World) -> None:
-    """A German server answers in German, also to a German Discord client; the English one
-    in English; a person's data is theirs in both."""
-    fake = world.fake
-    berlin = fake.add_guild("Neugier Berlin", preferred_locale="de")
-    kanal = fake.add_channel(berlin, "treffen")
-    anna = world.person("Anna")
-    fake.add_member(berlin, anna)
-    await world.start(
-        guild_ids=frozenset({int(world.guild["id"]), int(berlin["id"])}),
-        languages={int(berlin["id"]): "de"},
-    )
-    english = await world.said(anna, "join")
-    assert "Welcome to #meetup-night, Anna!" in english
-    german = await world.said(anna, "join", guild=berlin, channel=kanal, locale="de")
-    assert "Willkommen bei #treffen, Anna!" in german
-    help_de = await world.said(anna, "help", guild=berlin, channel=kanal, locale="de")
-    assert "/funkel" in help_de and "ich bin Funkel" in help_de
-    assert fake.command("funkel", berlin) is not None
-
-
 async def test_export_is_a_private_json_file_and_forget_asks_first(world: World) -> None:
     await world.start()
     anna = world.person("Anna")
@@ -476,9 +448,7 @@ async def test_the_organizer_watches_delivery_progress(
 
     monkeypatch.setattr(adapter_module, "PROGRESS_EVERY_SECONDS", 0.0)
     await world.start()
-    for name in CARDS:
-        world.person(name)
-        await world.join_with_card(name)
+    await world.attend(*CARDS)
     iid, _ = await world.slash(world.orga, "round", "start")
     await wait_until(
         world.fake,
@@ -496,9 +466,7 @@ async def test_the_organizer_watches_delivery_progress(
 
 async def test_in_a_trio_the_note_form_asks_whom_it_is_about(world: World) -> None:
     await world.start()
-    for name in ("Anna", "Ben", "Chiara"):
-        world.person(name)
-        await world.join_with_card(name)
+    await world.attend("Anna", "Ben", "Chiara")
     await world.said(world.orga, "round", "start")
     anna = world.people["Anna"]
     await wait_until(world.fake, lambda: world.pairings(anna))
@@ -515,3 +483,87 @@ async def test_in_a_trio_the_note_form_asks_whom_it_is_about(world: World) -> No
     reply = await world.fake.wait_callback(iid)
     assert "Saved your note about Chiara" in reply["data"]["content"]
     assert "talk again" not in reply["data"]["content"]
+
+
+async def test_an_archived_private_thread_is_replaced_next_round(world: World) -> None:
+    """A week later the thread has archived itself: the next pairing opens a fresh one."""
+    await world.start()
+    await world.attend("Anna", "Ben", closed_dms={"Ben"})
+    ben = world.people["Ben"]
+
+    def threads_of_ben() -> list[str]:
+        return [t for t, members in world.fake.thread_members.items() if ben["id"] in members]
+
+    await world.said(world.orga, "round", "start")
+    await wait_until(world.fake, threads_of_ben)
+    await world.bots[0].idle()
+    [first] = threads_of_ben()
+    world.fake.channels[first]["thread_metadata"]["archived"] = True
+    await world.said(world.orga, "round", "end")
+    world.person("Chiara")
+    await world.said(world.people["Chiara"], "join")
+    await world.said(world.orga, "round", "start")
+    # Discord refuses the archived thread once (400, code 50083); Funkel opens a new one.
+    await world.fake.wait_for(lambda: len(threads_of_ben()) == 2, fail_on_errors=False)
+    second = next(t for t in threads_of_ben() if t != first)
+    messages = await world.fake.wait_for(
+        lambda: world.fake.channel_messages(second), fail_on_errors=False
+    )
+    assert "Round 2: you're" in messages[0]["content"]
+    [refused] = world.fake.errors
+    assert "Thread is archived" in str(refused)
+    world.fake.errors.clear()
+
+
+async def test_the_organizer_is_warned_when_the_announcement_cannot_be_posted(
+    world: World,
+) -> None:
+    world.channel = channel_denying_the_bot(world, "read-only", Permission.SEND_MESSAGES)
+    await world.start()
+    await world.attend("Anna", "Ben")
+    started = await world.said(world.orga, "round", "start")
+    assert "Round 1 has started" in started
+    assert "I may not post in this channel" in started
+    await wait_until(world.fake, lambda: all(world.pairings(p) for p in world.people.values()))
+
+
+async def test_replies_follow_the_servers_language_not_the_discord_client(world: World) -> None:
+    """Each server is a community with its own language; a person's own choice wins."""
+    fake = world.fake
+    berlin = fake.add_guild("Neugier Berlin")
+    kanal = fake.add_channel(berlin, "treffen")
+    anna = world.person("Anna")
+    fake.add_member(berlin, anna)
+    await world.start(
+        guild_ids=frozenset({int(world.guild["id"]), int(berlin["id"])}),
+        languages={int(berlin["id"]): "de"},
+    )
+    english = await world.said(anna, "join", locale="de")  # German client, English server
+    assert "Welcome to #meetup-night" in english
+    german = await world.said(anna, "join", guild=berlin, channel=kanal, locale="en-US")
+    assert "Willkommen bei #treffen" in german
+    help_de = await world.said(anna, "help", guild=berlin, channel=kanal)
+    assert "/funkel beitreten – Bei den Runden" in help_de
+    assert fake.command("funkel", berlin) is not None  # registered in each server
+    # Her own choice wins everywhere.
+    await world.said(anna, "language", options={"languages": "de"})
+    assert "Du bist schon" in await world.said(anna, "join")
+
+
+async def test_logs_hold_no_card_or_note_text(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("DEBUG", logger="bot")
+    await world.start()
+    await world.attend("Anna", "Ben")
+    await world.said(world.orga, "round", "start")
+    anna = world.people["Anna"]
+    await wait_until(world.fake, lambda: world.pairings(anna))
+    await world.said(
+        anna, "note", options={"person": world.people["Ben"]["id"], "text": "Zebra secret"}
+    )
+    await world.bots[0].idle()
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot"))
+    assert "synced the /funkel commands" in logged  # the capture works
+    for private in ("Zebra secret", "Lisbon", "sourdough", "bouldering"):
+        assert private not in logged
