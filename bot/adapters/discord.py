@@ -36,10 +36,18 @@ from discord.app_commands import locale_str
 
 from bot.adapters import StartupError, cancel_and_wait
 from bot.config import Config
+from bot.core.commands import parse as parse_command
 from bot.core.delivery import Deliverer, DeliveryFailed
 from bot.core.events import CommandReceived, Reply
 from bot.core.i18n import catalog, t_in, use_prefix
-from bot.core.models import MAX_NOTE_CHARS, MemberRef, OutboxMessage, TargetKind
+from bot.core.models import (
+    MAX_NOTE_CHARS,
+    MAX_PHRASE_CHARS,
+    MAX_PHRASES_PER_LIST,
+    MemberRef,
+    OutboxMessage,
+    TargetKind,
+)
 from bot.core.ports import Store, StoreError
 from bot.core.service import Service
 
@@ -726,13 +734,24 @@ class DiscordAdapter:
         @command("help")
         @options("topic")
         async def help_(interaction: discord.Interaction[Any], topic: str | None = None) -> None:
-            if topic:
-                await adapter.command(interaction, f"help {topic}")
-                return
             language = await adapter.language_of(
                 community_of(interaction.guild_id or 0), interaction.user.id
             )
-            await adapter.answer(interaction, [overview(language)])
+            if not topic:
+                await adapter.answer(interaction, [overview(language)])
+                return
+            # Where the slash command differs from the typed grammar, Discord's own help.
+            parsed = parse_command(f"help {topic}")
+            key = f"discord.help.topic.{getattr(parsed, 'topic', '')}"
+            if key in catalog("en"):
+                limits = {
+                    "phrase_limit": MAX_PHRASES_PER_LIST,
+                    "phrase_chars": MAX_PHRASE_CHARS,
+                    "note_chars": MAX_NOTE_CHARS,
+                }
+                await adapter.answer(interaction, [t_in(language, key, **limits)])
+                return
+            await adapter.command(interaction, f"help {topic}")
 
         @command("signup")
         async def signup(interaction: discord.Interaction[Any]) -> None:

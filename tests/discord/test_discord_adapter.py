@@ -567,3 +567,56 @@ async def test_logs_hold_no_card_or_note_text(
     assert "synced the /funkel commands" in logged  # the capture works
     for private in ("Zebra secret", "Lisbon", "sourdough", "bouldering"):
         assert private not in logged
+
+
+async def test_a_round_of_240_reaches_everyone_once_with_progress(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A big evening: 240 people join by button and fill in their cards by form; the round
+    reaches each of them exactly once and the organizer watches the count go up."""
+    import bot.adapters.discord as adapter_module
+
+    monkeypatch.setattr(adapter_module, "PROGRESS_EVERY_SECONDS", 0.2)
+    await world.start()
+    await world.said(world.orga, "signup")
+    signup = next(m for m in world.fake.channel_messages(world.channel) if buttons(m))
+    topics = ["Lisbon", "jazz", "sourdough", "beekeeping", "bouldering", "chess", "Porto"]
+    for n in range(240):
+        user = world.person(f"Guest{n:03d}")
+        iid = await world.fake.click(signup, "funkel:join", user)
+        await world.fake.wait_callback(iid)
+        iid = await world.fake.click(signup, "funkel:card", user)
+        form = await world.fake.wait_callback(iid)
+        curious, tell = topics[n % 7], topics[(n * 3 + 1) % 7]
+        iid = await world.fake.submit_modal(
+            form, {"curious": curious, "tell": tell}, user, world.guild, world.channel
+        )
+        await world.fake.wait_callback(iid)
+    iid, _ = await world.slash(world.orga, "round", "start")
+    await wait_until(
+        world.fake,
+        lambda: any("all 240 pairings" in m["content"] for m in world.fake.followups_of(iid)),
+        timeout=60,
+    )
+    for user in world.people.values():
+        assert len(world.pairings(user)) == 1
+    shown = [
+        r.body["content"]
+        for r in world.fake.requests
+        if r.method == "PATCH" and r.path.startswith("/webhooks/") and isinstance(r.body, dict)
+    ]
+    counts = [int(m.group(1)) for s in shown if (m := re.search(r"(\d+)/240 sent", s))]
+    assert counts == sorted(counts) and any(0 < c < 240 for c in counts), shown
+
+
+async def test_help_on_a_command_shows_how_to_do_it_on_discord(world: World) -> None:
+    await world.start()
+    anna = world.person("Anna")
+    card = await world.said(anna, "help", options={"command": "card"})
+    assert "/funkel card curious: Lisbon; bouldering" in card
+    assert "Up to 8 phrases per list, each up to 60 characters" in card
+    assert "card add" not in card  # typed-command syntax that has no slash command
+    german = await world.said(anna, "help", options={"command": "notiz"})
+    assert "Leave a private note" in german  # her language is English; the word is German
+    block = await world.said(anna, "help", options={"command": "block"})
+    assert "Never be paired with someone" in block  # the shared help where it fits
