@@ -12,7 +12,9 @@ import pytest
 
 from bot.adapters.discord import (
     MAX_MESSAGE_CHARS,
+    REPORT_NAMES,
     DiscordSettings,
+    _RoundReport,
     nonce_of,
     render,
     split_message,
@@ -148,3 +150,22 @@ def test_bad_server_settings_name_the_key(tmp_path: Path, guilds: str, expected:
     with pytest.raises(ConfigError) as caught:
         load_config(write(tmp_path, "discord:\n  token: t\n  guilds:\n" + guilds), env={})
     assert expected in str(caught.value)
+
+
+def test_the_delivery_report_counts_up_and_names_whom_to_tell() -> None:
+    """The organizer's report: progress while sending; at the end, at most 10 names per
+    line (long display names must not push it past one Discord message)."""
+    report = _RoundReport(round_id=1, total=480, language="en", delivered=120)
+    assert report.text() == "Sending the pairings: 120/480 sent…"
+    report.delivered = 466
+    report.threads = ["Ben"]
+    report.unreachable = [f"Guest {n} " + "x" * 70 for n in range(14)]
+    text = report.text()
+    assert text.startswith("Sent 466 of 480 pairings.")
+    assert "1 person has closed DMs and got theirs in a private thread here: Ben." in text
+    assert "I could not reach 14 people: Guest 0" in text
+    assert f"Guest {REPORT_NAMES - 1} " in text and f"Guest {REPORT_NAMES} " not in text
+    assert "and 4 more." in text
+    assert len(text) <= MAX_MESSAGE_CHARS
+    german = _RoundReport(round_id=1, total=2, language="de", delivered=2)
+    assert german.text() == "Verschickt: alle 2 Paarungen sind angekommen."

@@ -72,7 +72,8 @@ Handler = Callable[..., Coroutine[Any, Any, None]]
 
 @dataclass(frozen=True)
 class GuildSettings:
-    """Per-server overrides from ``discord.guilds`` (language, round length, organizer role)."""
+    """The adapter's part of a server's ``discord.guilds`` entry (its language and round
+    length go to the service, see ``bot.app.settings_from``)."""
 
     organizer_role: str | None = None
 
@@ -762,7 +763,6 @@ class DiscordAdapter:
             self.client.tree.add_command(group, guilds=guilds)
         else:
             self.client.tree.add_command(group)
-        self.group = group
 
     # ------------------------------------------------------------------ helpers
     def is_organizer(self, interaction: discord.Interaction[Any]) -> bool:
