@@ -592,6 +592,13 @@ async def test_a_round_of_240_reaches_everyone_once_with_progress(
             form, {"curious": curious, "tell": tell}, user, world.guild, world.channel
         )
         await world.fake.wait_callback(iid)
+    # 120 groups do not fit a few messages: the preview comes as a text file.
+    iid, _ = await world.slash(world.orga, "round", "preview")
+    [preview] = await wait_until(world.fake, lambda: world.fake.followups_of(iid))
+    assert preview["content"].startswith("Preview of round 1: 120 groups")
+    [attachment] = preview["attachments"]
+    listing = world.fake.uploads[attachment["id"]].decode()
+    assert "120. " in listing and len(listing) > 3 * 2000
     iid, _ = await world.slash(world.orga, "round", "start")
     await wait_until(
         world.fake,
