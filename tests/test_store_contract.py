@@ -10,7 +10,9 @@ back (sent messages, delivery errors) is read from each backend's storage direct
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import closing
@@ -1076,3 +1078,29 @@ async def test_timestamps_come_back_as_the_same_utc_instant(store: Store) -> Non
         (encounter,) = await tx.encounters_of(ANN)
     assert encounter.at == berlin
     assert encounter.at.utcoffset() == timedelta(0)
+
+
+async def test_a_transaction_cancelled_at_any_point_is_all_or_nothing(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A shutdown cancels tasks mid-transaction, even while COMMIT runs: the message is then
+    stored or not, never half, the store stays usable, and nothing is logged as an error."""
+    caplog.set_level(logging.WARNING)
+    for steps in range(40):
+
+        async def write(n: int = steps) -> None:
+            async with store.transaction() as tx:
+                await tx.enqueue(message(f"cancelled after {n} steps"))
+                await tx.enqueue(message(f"second of {n}"))
+
+        task = asyncio.create_task(write())
+        for _ in range(steps):
+            await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    async with store.transaction() as tx:
+        texts = [m.text for m in await tx.pending_outbox(limit=1000)]
+    for steps in range(40):
+        assert (f"cancelled after {steps} steps" in texts) == (f"second of {steps}" in texts)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []

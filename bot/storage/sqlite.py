@@ -108,6 +108,23 @@ def _topics_json(topics: Iterable[str]) -> str:
     return _json(list(dict.fromkeys(topics)))
 
 
+async def _to_the_end(conn: aiosqlite.Connection, statement: str) -> None:
+    """Run BEGIN, COMMIT or ROLLBACK to its end even when the task is cancelled meanwhile.
+
+    aiosqlite runs the statement in its thread whatever happens to the awaiting task; seeing
+    only half of it (a shutdown cancelling the task during COMMIT) would leave the connection
+    in a state the next transaction trips over. A cancellation is re-raised once it is done.
+    """
+    job = asyncio.ensure_future(conn.execute(statement))
+    try:
+        await asyncio.shield(job)
+    except asyncio.CancelledError:
+        await asyncio.wait([job])
+        if not job.cancelled() and job.exception() is not None:
+            log.debug("%s after a cancellation failed: %s", statement, job.exception())
+        raise
+
+
 class SqliteStore:
     """``Store`` on an SQLite file (or ``":memory:"``).
 
@@ -167,15 +184,18 @@ class SqliteStore:
             tx = _SqliteTx(conn, self._clock)
             try:
                 try:
-                    await conn.execute("BEGIN IMMEDIATE")
+                    await _to_the_end(conn, "BEGIN IMMEDIATE")
                 except sqlite3.OperationalError as exc:
                     raise StoreError(
                         f"cannot write to database {self._path}: {exc} — is another Funkel "
                         "process using the same file? Stop it or give each its own database"
                     ) from exc
+                except asyncio.CancelledError:
+                    await self._rollback(conn)  # BEGIN ran to its end: undo it
+                    raise
                 try:
                     yield tx
-                    await conn.execute("COMMIT")
+                    await _to_the_end(conn, "COMMIT")
                 except BaseException:
                     await self._rollback(conn)
                     raise
@@ -188,7 +208,7 @@ class SqliteStore:
         if not conn.in_transaction:
             return
         try:
-            await conn.execute("ROLLBACK")
+            await _to_the_end(conn, "ROLLBACK")
         except sqlite3.Error:
             log.exception("database %s: rollback failed", self._path)
 
