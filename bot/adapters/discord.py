@@ -287,30 +287,27 @@ class CardForm(discord.ui.Modal):
         self.adapter = adapter
         self.room = room
         self.before = (curious, tell)
-        self.curious: discord.ui.TextInput[CardForm] = discord.ui.TextInput(
+        self.curious = self._list_field(language, "curious", curious)
+        self.tell = self._list_field(language, "tell", tell)
+
+    def _list_field(self, language: str, name: str, value: str) -> discord.ui.TextInput[CardForm]:
+        """One list of the card as a text field, with its label and hint."""
+        field: discord.ui.TextInput[CardForm] = discord.ui.TextInput(
             style=discord.TextStyle.paragraph,
-            custom_id="curious",
-            default=curious or None,
-            placeholder=t_in(language, "discord.form.curious_placeholder"),
+            custom_id=name,
+            default=value or None,
+            placeholder=t_in(language, f"discord.form.{name}_placeholder"),
             required=False,
             max_length=1000,
         )
-        self.tell: discord.ui.TextInput[CardForm] = discord.ui.TextInput(
-            style=discord.TextStyle.paragraph,
-            custom_id="tell",
-            default=tell or None,
-            placeholder=t_in(language, "discord.form.tell_placeholder"),
-            required=False,
-            max_length=1000,
-        )
-        for name, item in (("curious", self.curious), ("tell", self.tell)):
-            self.add_item(
-                discord.ui.Label(
-                    text=t_in(language, f"discord.form.{name}_label"),
-                    description=t_in(language, f"discord.form.{name}_description"),
-                    component=item,
-                )
+        self.add_item(
+            discord.ui.Label(
+                text=t_in(language, f"discord.form.{name}_label"),
+                description=t_in(language, f"discord.form.{name}_description"),
+                component=field,
             )
+        )
+        return field
 
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         await self.adapter.on_card_form(
