@@ -169,16 +169,18 @@ _HELP_FOR_ATTENDEES = (
 _HELP_FOR_ORGANIZERS = ("round preview", "round start", "round end", "signup")
 
 
-def overview(language: str) -> str:
-    """``/funkel help``: every slash command with its description, in ``language``."""
+def overview(language: str, client: discord.Locale | None = None) -> str:
+    """``/funkel help``: every slash command with its description, in ``language``; the
+    command names as the reader's Discord (``client`` locale) shows them."""
+    names = LOCALES.get(client, "en") if client is not None else "en"
 
     def line(path: str) -> str:
         words = path.split()
-        name = " ".join(t_in(language, f"discord.command.{w}.name") for w in words)
+        name = " ".join(t_in(names, f"discord.command.{w}.name") for w in words)
         return t_in(
             language,
             "discord.help.line",
-            group=t_in(language, "discord.command.funkel.name"),
+            group=t_in(names, "discord.command.funkel.name"),
             name=name,
             description=t_in(language, f"discord.command.{words[-1]}.description"),
         )
@@ -736,7 +738,7 @@ class DiscordAdapter:
                 community_of(interaction.guild_id or 0), interaction.user.id
             )
             if not topic:
-                await adapter.answer(interaction, [overview(language)])
+                await adapter.answer(interaction, [overview(language, interaction.locale)])
                 return
             # Where the slash command differs from the typed grammar, Discord's own help.
             parsed = parse_command(f"help {topic}")

@@ -542,8 +542,11 @@ async def test_replies_follow_the_servers_language_not_the_discord_client(world:
     assert "Welcome to #meetup-night" in english
     german = await world.said(anna, "join", guild=berlin, channel=kanal, locale="en-US")
     assert "Willkommen bei #treffen" in german
-    help_de = await world.said(anna, "help", guild=berlin, channel=kanal)
+    help_de = await world.said(anna, "help", guild=berlin, channel=kanal, locale="de")
     assert "/funkel beitreten – Bei den Runden" in help_de
+    # Command names as her Discord shows them: an English client lists /funkel join.
+    help_en_client = await world.said(anna, "help", guild=berlin, channel=kanal)
+    assert "/funkel join – Bei den Runden" in help_en_client
     assert fake.command("funkel", berlin) is not None  # registered in each server
     # Her own choice wins everywhere.
     await world.said(anna, "language", options={"languages": "de"})
