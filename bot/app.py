@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -119,7 +118,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
     Raises ``StartupError`` when the config sets up no platform, its support is not
     installed, or a platform refuses to start (one failing stops the others).
     """
-    from bot.adapters import StartupError
+    from bot.adapters import StartupError, cancel_and_wait
 
     if not config.matrix and not config.discord:
         raise StartupError(
@@ -142,10 +141,7 @@ async def serve(config: Config, stop: asyncio.Event | None = None) -> None:
                     task.result()  # a startup error: raise it
         finally:
             for pending in (*tasks, waiter):
-                pending.cancel()
-            for pending in (*tasks, waiter):
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pending
+                await cancel_and_wait(pending)
         log.info("stopped cleanly")
 
 

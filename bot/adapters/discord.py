@@ -275,19 +275,28 @@ def note_view(round_id: int, language: str) -> discord.ui.View:
 
 
 # ---------------------------------------------------------------------- forms
-class CardForm(discord.ui.Modal):
-    """The curiosity card: two fields, prefilled with what the card holds now."""
+class _Form(discord.ui.Modal):
+    """A Funkel form: its title from ``discord.form.<name>_title``; errors go to the adapter."""
 
-    def __init__(
-        self, adapter: DiscordAdapter, language: str, curious: str, tell: str, room: str | None
-    ) -> None:
+    def __init__(self, adapter: DiscordAdapter, language: str, name: str) -> None:
         super().__init__(
-            title=t_in(language, "discord.form.card_title"),
-            custom_id="funkel:card-form",
+            title=t_in(language, f"discord.form.{name}_title"),
+            custom_id=f"funkel:{name}-form",
             timeout=900,
         )
         self.adapter = adapter
-        self.room = room
+
+    async def on_error(  # type: ignore[override]  # Modal narrows BaseView's signature
+        self, interaction: discord.Interaction[Any], error: Exception, /
+    ) -> None:
+        await self.adapter.on_error(interaction, error)
+
+
+class CardForm(_Form):
+    """The curiosity card: two fields, prefilled with what the card holds now."""
+
+    def __init__(self, adapter: DiscordAdapter, language: str, curious: str, tell: str) -> None:
+        super().__init__(adapter, language, "card")
         self.before = (curious, tell)
         self.curious = self._list_field(language, "curious", curious)
         self.tell = self._list_field(language, "tell", tell)
@@ -316,13 +325,8 @@ class CardForm(discord.ui.Modal):
             interaction, _phrases(self.curious.value), _phrases(self.tell.value), self
         )
 
-    async def on_error(  # type: ignore[override]  # Modal narrows BaseView's signature
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        await self.adapter.on_error(interaction, error)
 
-
-class NoteForm(discord.ui.Modal):
+class NoteForm(_Form):
     """A private note about a partner, with the "I'd like to talk again" checkbox."""
 
     def __init__(
@@ -332,12 +336,7 @@ class NoteForm(discord.ui.Modal):
         community_id: str,
         partners: Sequence[tuple[str, str]],  # (user id, display name)
     ) -> None:
-        super().__init__(
-            title=t_in(language, "discord.form.note_title"),
-            custom_id="funkel:note-form",
-            timeout=900,
-        )
-        self.adapter = adapter
+        super().__init__(adapter, language, "note")
         self.community_id = community_id
         self.partners = list(partners)
         self.about: discord.ui.Select[NoteForm] | None = None
@@ -381,11 +380,6 @@ class NoteForm(discord.ui.Modal):
         await self.adapter.note(
             interaction, self.community_id, about, self.text.value, self.again.value
         )
-
-    async def on_error(  # type: ignore[override]  # Modal narrows BaseView's signature
-        self, interaction: discord.Interaction[Any], error: Exception, /
-    ) -> None:
-        await self.adapter.on_error(interaction, error)
 
 
 # ---------------------------------------------------------------------- client
@@ -530,8 +524,6 @@ class DiscordAdapter:
                     return
                 deliver = asyncio.create_task(self.deliverer.run(self.deliver_poll_seconds))
                 await connection
-            except discord.PrivilegedIntentsRequired as exc:  # pragma: no cover - we ask none
-                raise StartupError(str(exc)) from None
             finally:
                 if deliver is not None:
                     await cancel_and_wait(deliver)
@@ -928,13 +920,8 @@ class DiscordAdapter:
         language = await self.language_of(community, interaction.user.id)
         async with self.store.transaction() as tx:
             card = await tx.get_card(MemberRef(PLATFORM, str(interaction.user.id)))
-        room, _ = self._room(interaction)
         form = CardForm(
-            self,
-            language,
-            "; ".join(card.curious_about),
-            "; ".join(card.can_tell_about),
-            room,
+            self, language, "; ".join(card.curious_about), "; ".join(card.can_tell_about)
         )
         await interaction.response.send_modal(form)
 
@@ -1086,21 +1073,21 @@ class DiscordAdapter:
 
     async def signup(self, interaction: discord.Interaction[Any]) -> None:
         """Post the sign-up message with its buttons (organizers only)."""
-        event = self._event(interaction, "help")
-        community = event.community_id
-        language = self.service.settings(community).language
-        if not (
-            event.is_organizer or event.member.key in self.service.settings(community).organizers
-        ):
+        community = community_of(interaction.guild_id or 0)
+        settings = self.service.settings(community)
+        me = MemberRef(PLATFORM, str(interaction.user.id))
+        room, _ = self._room(interaction)
+        if not (self.is_organizer(interaction) or me.key in settings.organizers):
             member_language = await self.language_of(community, interaction.user.id)
             await self.answer(
                 interaction, [t_in(member_language, "messages.round.organizers_only")]
             )
             return
-        if event.room is None:  # pragma: no cover - guild_only commands always have a channel
+        if room is None:  # pragma: no cover - guild_only commands always have a channel
             return
+        language = settings.language
         await interaction.response.defer(ephemeral=True, thinking=True)
-        channel = self.client.get_partial_messageable(int(event.room))
+        channel = self.client.get_partial_messageable(int(room))
         try:
             await channel.send(t_in(language, "discord.signup"), view=signup_view(language))
         except discord.Forbidden:
@@ -1173,12 +1160,15 @@ class DiscordAdapter:
         if channel_id is None:
             return False
         key = f"{PLATFORM}.thread.{channel_id}.{ref.user_id}"
+        language = await self.language_of(message.community_id, int(ref.user_id))
+        intro = t_in(language, "discord.thread_message", mention=f"<@{ref.user_id}>")
+        body = intro + "\n\n" + text
         async with self._thread_lock:
             async with self.store.transaction() as tx:
                 stored = await tx.get_state(key)
             if stored is not None:
                 try:
-                    await self._post_in_thread(int(stored), message, ref, text, nonce, view)
+                    await self._post_in_thread(int(stored), ref, body, nonce, view)
                     return True
                 except discord.HTTPException as exc:
                     log.info(
@@ -1190,12 +1180,12 @@ class DiscordAdapter:
                 async with self.store.transaction() as tx:
                     await tx.delete_state(key)
             try:
-                thread_id = await self._open_thread(channel_id, message, ref)
+                thread_id = await self._open_thread(channel_id, ref, language)
                 if thread_id is None:
                     return False
                 async with self.store.transaction() as tx:
                     await tx.set_state(key, str(thread_id))
-                await self._post_in_thread(thread_id, message, ref, text, nonce, view)
+                await self._post_in_thread(thread_id, ref, body, nonce, view)
             except discord.HTTPException as exc:
                 log.warning(
                     "could not use a private thread in channel %s: %s %s",
@@ -1206,16 +1196,13 @@ class DiscordAdapter:
                 return False
         return True
 
-    async def _open_thread(
-        self, channel_id: int, message: OutboxMessage, ref: MemberRef
-    ) -> int | None:
+    async def _open_thread(self, channel_id: int, ref: MemberRef, language: str) -> int | None:
         parent = self.client.get_channel(channel_id)
         if not isinstance(parent, discord.TextChannel):
             log.warning("no private thread possible in channel %s", channel_id)
             return None
         async with self.store.transaction() as tx:
             member = await tx.get_member(ref)
-        language = await self.language_of(message.community_id, int(ref.user_id))
         name = member.display_name if member else ref.user_id
         thread = await parent.create_thread(
             name=t_in(language, "discord.thread_name", name=name)[:100],
@@ -1228,20 +1215,17 @@ class DiscordAdapter:
     async def _post_in_thread(
         self,
         thread_id: int,
-        message: OutboxMessage,
         ref: MemberRef,
-        text: str,
+        body: str,
         nonce: str,
         view: discord.ui.View | None,
     ) -> None:
         # Every time: they may have left the thread since (adding is idempotent).
         await self.client.http.add_user_to_thread(thread_id, int(ref.user_id))
-        language = await self.language_of(message.community_id, int(ref.user_id))
-        intro = t_in(language, "discord.thread_message", mention=f"<@{ref.user_id}>")
         user = discord.Object(int(ref.user_id))
         await _send(
             self.client.get_partial_messageable(thread_id),
-            intro + "\n\n" + text,
+            body,
             nonce,
             view=view,
             mentions=discord.AllowedMentions(everyone=False, roles=False, users=[user]),

@@ -16,11 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from bot.adapters.discord import DiscordAdapter, DiscordSettings, GuildSettings
-from bot.core.models import LANGUAGES
 from bot.core.service import Service, Settings
 from bot.storage.sqlite import SqliteStore
-
-assert "de" in LANGUAGES
 
 
 @dataclass

@@ -43,6 +43,21 @@ class Message:
     content: dict[str, Any]
     was_encrypted: bool = False  # arrived encrypted and was decrypted by this client
 
+    @classmethod
+    def of(cls, room_id: str, event: Any, *, was_encrypted: bool = False) -> Message:
+        """A text or notice event as the attendee read it."""
+        content = event.source.get("content", {})
+        return cls(
+            room_id,
+            event.event_id,
+            event.sender,
+            content.get("msgtype", ""),
+            event.body,
+            event.formatted_body,
+            content,
+            was_encrypted,
+        )
+
 
 @dataclass
 class Person:
@@ -106,19 +121,8 @@ class Person:
             self.messages.append(Message(room_id, event.event_id, event.sender, "", body, None, {}))
             return
         if isinstance(event, (RoomMessageNotice, RoomMessageText)):
-            content = event.source.get("content", {})
-            self.messages.append(
-                Message(
-                    room_id,
-                    event.event_id,
-                    event.sender,
-                    content.get("msgtype", ""),
-                    event.body,
-                    event.formatted_body,
-                    content,
-                    bool(getattr(event, "decrypted", False)),
-                )
-            )
+            decrypted = bool(getattr(event, "decrypted", False))
+            self.messages.append(Message.of(room_id, event, was_encrypted=decrypted))
             self.transcript.append(f"{self._where(room_id)} funkel: " + event.body)
 
     def _where(self, room_id: str) -> str:
@@ -194,18 +198,7 @@ class Person:
             assert isinstance(resp, RoomMessagesResponse), resp
             for event in resp.chunk:
                 if isinstance(event, (RoomMessageNotice, RoomMessageText)):
-                    content = event.source.get("content", {})
-                    out.append(
-                        Message(
-                            room_id,
-                            event.event_id,
-                            event.sender,
-                            content.get("msgtype", ""),
-                            event.body,
-                            event.formatted_body,
-                            content,
-                        )
-                    )
+                    out.append(Message.of(room_id, event))
             if not resp.chunk or not resp.end:
                 return list(reversed(out))
             start = resp.end
